@@ -1,0 +1,11 @@
+//! Natter's shared crate.
+//!
+//! - [`protocol`]: every type that crosses the socket or the HTTP API.
+//! - [`model`]: the domain types those are made of, and the rules for user input.
+//! - [`ui`]: the Leptos app, rendered by the server (`ssr`) and hydrated in the browser (`hydrate`).
+
+pub mod model;
+pub mod protocol;
+pub mod ui;
+
+pub use ui::{shell, App};

@@ -1,0 +1,167 @@
+//! Domain types shared by the server, the browser and the wire protocol.
+//!
+//! Ids are minted by the server; times are UTC milliseconds since the Unix epoch.
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A registered account.
+    UserId
+);
+id_type!(
+    /// A conversation: today a direct chat between two people.
+    ChatId
+);
+id_type!(
+    /// A stored message; ids grow with time, so they also order a chat's history.
+    MessageId
+);
+
+/// A position in one user's event stream. Every state-changing push carries the next one, with no gaps,
+/// so a client that reconnects can ask for everything after the last it saw.
+pub type Seq = i64;
+
+/// Milliseconds since the Unix epoch, UTC.
+pub type Timestamp = i64;
+
+/// The public face of an account. The server keeps its password hash elsewhere.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: UserId,
+    pub username: String,
+}
+
+/// A user as the people list shows them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    pub user: User,
+    pub online: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChatKind {
+    /// Exactly two members, at most one such chat per pair.
+    Direct,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Chat {
+    pub id: ChatId,
+    pub kind: ChatKind,
+    pub members: Vec<User>,
+    pub created_at: Timestamp,
+    /// The newest message, for the chat list's preview and ordering.
+    pub last_message: Option<Message>,
+}
+
+impl Chat {
+    /// The other member of a direct chat, as seen by `me`.
+    pub fn peer(&self, me: UserId) -> Option<&User> {
+        self.members.iter().find(|member| member.id != me)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: MessageId,
+    pub chat_id: ChatId,
+    pub sender_id: UserId,
+    /// The sender's own id for this message, echoed back so a client can match its pending copy.
+    pub nonce: String,
+    pub body: String,
+    pub sent_at: Timestamp,
+}
+
+/// Limits every client and the server agree on; the server enforces them.
+pub mod limits {
+    pub const USERNAME_MIN_CHARS: usize = 3;
+    pub const USERNAME_MAX_CHARS: usize = 32;
+    pub const PASSWORD_MIN_CHARS: usize = 8;
+    /// Longer inputs would only make Argon2 slower for nobody's benefit.
+    pub const PASSWORD_MAX_BYTES: usize = 1024;
+    pub const MESSAGE_MAX_CHARS: usize = 4000;
+    pub const NONCE_MAX_CHARS: usize = 64;
+    pub const HISTORY_PAGE_MAX: u32 = 100;
+    pub const SYNC_BATCH_MAX: u32 = 500;
+    /// The largest WebSocket text frame the server reads.
+    pub const FRAME_MAX_BYTES: usize = 64 * 1024;
+}
+
+/// Checks a username: 3–32 characters of ASCII letters, digits, `_`, `.` or `-`, starting with a letter
+/// or digit. Returns a message a person can act on.
+pub fn validate_username(username: &str) -> Result<(), String> {
+    let count = username.chars().count();
+    if !(limits::USERNAME_MIN_CHARS..=limits::USERNAME_MAX_CHARS).contains(&count) {
+        return Err(format!(
+            "A username has {} to {} characters.",
+            limits::USERNAME_MIN_CHARS,
+            limits::USERNAME_MAX_CHARS
+        ));
+    }
+    if !username
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+    {
+        return Err("A username may use only letters a–z, digits, '_', '.' and '-'.".into());
+    }
+    if !username.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err("A username starts with a letter or a digit.".into());
+    }
+    Ok(())
+}
+
+pub fn validate_password(password: &str) -> Result<(), String> {
+    if password.chars().count() < limits::PASSWORD_MIN_CHARS {
+        return Err(format!(
+            "A password has at least {} characters.",
+            limits::PASSWORD_MIN_CHARS
+        ));
+    }
+    if password.len() > limits::PASSWORD_MAX_BYTES {
+        return Err(format!(
+            "A password has at most {} bytes.",
+            limits::PASSWORD_MAX_BYTES
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_follow_the_rules() {
+        assert!(validate_username("alice").is_ok());
+        assert!(validate_username("a.b-c_9").is_ok());
+        assert!(validate_username("al").is_err());
+        assert!(validate_username(&"a".repeat(33)).is_err());
+        assert!(validate_username("_alice").is_err());
+        assert!(validate_username("alice bob").is_err());
+        assert!(validate_username("<script>").is_err());
+        assert!(validate_username("ålice").is_err());
+    }
+
+    #[test]
+    fn passwords_have_a_minimum_and_a_maximum() {
+        assert!(validate_password("correct horse").is_ok());
+        assert!(validate_password("short").is_err());
+        assert!(validate_password(&"x".repeat(2000)).is_err());
+    }
+}

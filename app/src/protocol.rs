@@ -1,0 +1,300 @@
+//! The wire protocol: every type that crosses the WebSocket or the HTTP API.
+//!
+//! Server and browser both compile this file, so neither side restates a wire type. The prose
+//! version for third-party clients is `docs/protocol.md`; its examples are checked against these types
+//! by the tests at the bottom of this file.
+
+use crate::model::{Chat, ChatId, Message, MessageId, Person, Seq, User, UserId};
+use serde::{Deserialize, Serialize};
+
+/// Chosen by the client; the server answers each request with exactly one `reply` or `error` naming it.
+pub type RequestId = u64;
+
+/// One client frame: `{"id": 7, "type": "message:send", ...fields of the event}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    pub id: RequestId,
+    #[serde(flatten)]
+    pub event: ClientEvent,
+}
+
+/// What a client may ask for. Every event is checked against the sender's rights.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum ClientEvent {
+    /// Everyone registered, with who is online. Replies `people`.
+    #[serde(rename = "users:list")]
+    UsersList,
+    /// The direct chat with `user_id`, created on first use. Replies `chat`.
+    #[serde(rename = "chat:open")]
+    ChatOpen { user_id: UserId },
+    /// Sends a message. A retry with the same `nonce` returns the stored message instead of a copy.
+    /// Replies `message` once the message is durable.
+    #[serde(rename = "message:send")]
+    MessageSend {
+        chat_id: ChatId,
+        nonce: String,
+        body: String,
+    },
+    /// A page of history, newest first, strictly older than `before` when given. Replies `history`.
+    #[serde(rename = "message:history")]
+    MessageHistory {
+        chat_id: ChatId,
+        #[serde(default)]
+        before: Option<MessageId>,
+        #[serde(default)]
+        limit: Option<u32>,
+    },
+    /// Every stream event after position `after`, oldest first. Replies `sync`, or the error
+    /// `resync_required` when the position is not one this user's stream has.
+    #[serde(rename = "sync")]
+    Sync { after: Seq },
+}
+
+/// One server frame.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum ServerEvent {
+    /// First frame of every authenticated connection.
+    #[serde(rename = "ready")]
+    Ready {
+        user: User,
+        /// The newest position of this user's stream: pass it to `sync` after a reconnect.
+        seq: Seq,
+        people: Vec<Person>,
+        chats: Vec<Chat>,
+    },
+    /// The success answer to request `id`.
+    #[serde(rename = "reply")]
+    Reply { id: RequestId, result: Reply },
+    /// The failure answer to request `id`; `id` is null when the frame was too broken to carry one,
+    /// or when the error concerns the connection itself.
+    #[serde(rename = "error")]
+    Error {
+        id: Option<RequestId>,
+        error: ApiError,
+    },
+    /// A message was sent in one of the user's chats (their own included, for their other devices).
+    #[serde(rename = "message:new")]
+    MessageNew { seq: Seq, message: Message },
+    /// The user became a member of a chat.
+    #[serde(rename = "chat:new")]
+    ChatNew { seq: Seq, chat: Chat },
+    /// Someone came online or went offline. Presence is not part of the stream: it carries no `seq`.
+    #[serde(rename = "user:status")]
+    UserStatus { person: Person },
+}
+
+impl ServerEvent {
+    /// The stream position of an event that changed state, if it is one.
+    pub fn seq(&self) -> Option<Seq> {
+        match self {
+            ServerEvent::MessageNew { seq, .. } | ServerEvent::ChatNew { seq, .. } => Some(*seq),
+            _ => None,
+        }
+    }
+}
+
+/// The result inside a `reply`, tagged by its own `type`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Reply {
+    People {
+        people: Vec<Person>,
+    },
+    Chat {
+        chat: Chat,
+    },
+    Message {
+        message: Message,
+    },
+    History {
+        chat_id: ChatId,
+        /// Newest first.
+        messages: Vec<Message>,
+        has_more: bool,
+    },
+    Sync {
+        /// Oldest first; apply them in order.
+        events: Vec<ServerEvent>,
+        /// Ask again from here while `has_more` is true.
+        seq: Seq,
+        has_more: bool,
+    },
+}
+
+/// The one error shape, over HTTP (as the JSON body) and over the socket (inside `error`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{code:?}: {message}")]
+pub struct ApiError {
+    pub code: ErrorCode,
+    /// For people: what went wrong and, where it helps, what to do.
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// No valid session: log in again.
+    Unauthorized,
+    /// The session is valid but may not do this.
+    Forbidden,
+    NotFound,
+    /// The request is malformed or breaks a rule; the message says which.
+    Invalid,
+    TooLarge,
+    RateLimited,
+    /// Clashes with existing state, such as a taken username.
+    Conflict,
+    /// The `sync` position is unknown to this stream: reload everything instead.
+    ResyncRequired,
+    /// A dependency such as the database is briefly unavailable; nothing was stored: retry.
+    Unavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    /// The HTTP status this code travels with.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::Unauthorized => 401,
+            ErrorCode::Forbidden => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::Invalid => 400,
+            ErrorCode::TooLarge => 413,
+            ErrorCode::RateLimited => 429,
+            ErrorCode::Conflict | ErrorCode::ResyncRequired => 409,
+            ErrorCode::Unavailable => 503,
+            ErrorCode::Internal => 500,
+        }
+    }
+}
+
+/// WebSocket close codes the server uses, beyond the standard ones (1001 going away on shutdown,
+/// 1009 frame too large, 1007 invalid UTF-8, 1002 protocol error).
+pub mod close_code {
+    /// No valid session at connect, or the session ended (logout): log in again, do not reconnect.
+    pub const UNAUTHORIZED: u16 = 4001;
+    /// Too many malformed frames in a row.
+    pub const POLICY: u16 = 4008;
+    /// The client read too slowly and its outgoing queue filled: reconnect and `sync`.
+    pub const SLOW_CONSUMER: u16 = 4009;
+    /// The client stopped answering pings.
+    pub const TIMEOUT: u16 = 4010;
+}
+
+/// Body of `POST /api/auth/register` and `POST /api/auth/login`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Answer to register and login. Browsers also get the token as an HttpOnly cookie; other clients send
+/// it as `Authorization: Bearer <token>`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub user: User,
+    pub token: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ChatKind;
+
+    /// Every JSON example in docs/protocol.md, parsed with the type the document says it is.
+    #[test]
+    fn documented_examples_parse() {
+        let doc = include_str!("../../docs/protocol.md");
+        let mut checked = 0;
+        for block in doc.split("```json").skip(1) {
+            let json = block.split("```").next().unwrap().trim();
+            let value: serde_json::Value = serde_json::from_str(json)
+                .unwrap_or_else(|e| panic!("not JSON ({e}):\n{json}"));
+            let parsed = if value.get("id").is_some() && value.get("type").is_some()
+                && !matches!(value["type"].as_str(), Some("reply" | "error"))
+            {
+                serde_json::from_value::<Request>(value.clone()).map(|_| ())
+            } else if value.get("type").is_some() {
+                serde_json::from_value::<ServerEvent>(value.clone()).map(|_| ())
+            } else if value.get("token").is_some() {
+                serde_json::from_value::<Session>(value.clone()).map(|_| ())
+            } else if value.get("password").is_some() {
+                serde_json::from_value::<Credentials>(value.clone()).map(|_| ())
+            } else {
+                serde_json::from_value::<ApiError>(value.clone()).map(|_| ())
+            };
+            parsed.unwrap_or_else(|e| panic!("example does not match the types ({e}):\n{json}"));
+            checked += 1;
+        }
+        assert!(checked >= 12, "only {checked} examples found");
+    }
+
+    #[test]
+    fn requests_are_flat_objects_with_a_type() {
+        let request = Request {
+            id: 3,
+            event: ClientEvent::MessageSend {
+                chat_id: ChatId(1),
+                nonce: "n1".into(),
+                body: "hi".into(),
+            },
+        };
+        let json = serde_json::to_value(&request).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"id": 3, "type": "message:send", "chat_id": 1, "nonce": "n1", "body": "hi"})
+        );
+        assert_eq!(serde_json::from_value::<Request>(json).unwrap(), request);
+    }
+
+    #[test]
+    fn stream_events_carry_their_seq() {
+        let chat = Chat {
+            id: ChatId(1),
+            kind: ChatKind::Direct,
+            members: vec![],
+            created_at: 0,
+            last_message: None,
+        };
+        assert_eq!(ServerEvent::ChatNew { seq: 9, chat }.seq(), Some(9));
+        let status = ServerEvent::UserStatus {
+            person: Person {
+                user: User {
+                    id: UserId(1),
+                    username: "a".into(),
+                },
+                online: true,
+            },
+        };
+        assert_eq!(status.seq(), None);
+    }
+
+    #[test]
+    fn credentials_never_print_the_password() {
+        let credentials = Credentials {
+            username: "alice".into(),
+            password: "hunter22".into(),
+        };
+        assert!(!format!("{credentials:?}").contains("hunter22"));
+    }
+}

@@ -1,0 +1,153 @@
+//! The browser's WebSocket: connects, reconnects with jittered backoff, and feeds every frame to the
+//! [`Store`]. Runs only in the browser (started from an effect).
+
+use super::state::Store;
+use crate::protocol::{close_code, ErrorCode, Request, ServerEvent};
+use futures::{channel::mpsc, select, SinkExt, StreamExt};
+use gloo_net::websocket::{futures::WebSocket, Message, WebSocketError};
+use leptos::prelude::*;
+use std::time::Duration;
+
+/// What the connection indicator shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Connection {
+    Connecting,
+    Connected,
+    Reconnecting,
+}
+
+impl Connection {
+    pub fn label(self) -> &'static str {
+        match self {
+            Connection::Connecting => "Connecting…",
+            Connection::Connected => "Connected",
+            Connection::Reconnecting => "Reconnecting…",
+        }
+    }
+}
+
+/// The chat page's client: the store, the connection state, and the way out to the server.
+#[derive(Clone, Copy)]
+pub struct ChatClient {
+    pub store: RwSignal<Store>,
+    pub connection: RwSignal<Connection>,
+    outbox: StoredValue<Option<mpsc::UnboundedSender<String>>>,
+}
+
+impl ChatClient {
+    pub fn new() -> Self {
+        Self {
+            store: RwSignal::new(Store::default()),
+            connection: RwSignal::new(Connection::Connecting),
+            outbox: StoredValue::new(None),
+        }
+    }
+
+    /// Changes the store and sends whatever requests the change calls for. While disconnected they are
+    /// dropped: the next `ready` re-derives them (pending messages are re-sent, history reloaded).
+    pub fn update(&self, change: impl FnOnce(&mut Store) -> Vec<Request>) {
+        let requests = self.store.try_update(change).unwrap_or_default();
+        self.outbox.with_value(|outbox| {
+            if let Some(outbox) = outbox {
+                for request in requests {
+                    let frame = serde_json::to_string(&request).expect("requests always serialize");
+                    let _ = outbox.unbounded_send(frame);
+                }
+            }
+        });
+    }
+
+    /// Keeps a connection open for as long as the page lives.
+    pub fn start(self) {
+        leptos::task::spawn_local(async move {
+            let mut failures: u32 = 0;
+            loop {
+                match self.run_connection().await {
+                    Ended::LoggedOut => {
+                        let _ = window().location().set_href("/login");
+                        return;
+                    }
+                    Ended::Dropped { was_ready } => {
+                        failures = if was_ready { 1 } else { failures + 1 };
+                    }
+                }
+                self.connection.set(Connection::Reconnecting);
+                gloo_timers::future::sleep(backoff(failures)).await;
+            }
+        });
+    }
+
+    async fn run_connection(&self) -> Ended {
+        let location = window().location();
+        let scheme = if location.protocol().as_deref() == Ok("https:") {
+            "wss"
+        } else {
+            "ws"
+        };
+        let host = location.host().unwrap_or_default();
+        let Ok(socket) = WebSocket::open(&format!("{scheme}://{host}/ws")) else {
+            return Ended::Dropped { was_ready: false };
+        };
+        let (mut sink, stream) = socket.split();
+        let mut stream = stream.fuse();
+        let (outbox, inbox) = mpsc::unbounded::<String>();
+        let mut inbox = inbox.fuse();
+        let mut was_ready = false;
+        let ended = loop {
+            select! {
+                frame = stream.next() => match frame {
+                    Some(Ok(Message::Text(text))) => {
+                        let Ok(event) = serde_json::from_str::<ServerEvent>(&text) else {
+                            leptos::logging::warn!("ignored an unreadable frame: {text}");
+                            continue;
+                        };
+                        if let ServerEvent::Error { error, .. } = &event {
+                            if error.code == ErrorCode::Unauthorized {
+                                break Ended::LoggedOut;
+                            }
+                        }
+                        let resync = matches!(&event, ServerEvent::Error { error, .. }
+                            if error.code == ErrorCode::ResyncRequired);
+                        if matches!(event, ServerEvent::Ready { .. }) {
+                            was_ready = true;
+                            self.outbox.set_value(Some(outbox.clone()));
+                            self.connection.set(Connection::Connected);
+                        }
+                        self.update(|store| store.apply(event));
+                        if resync {
+                            break Ended::Dropped { was_ready };
+                        }
+                    }
+                    Some(Ok(Message::Bytes(_))) => {}
+                    Some(Err(WebSocketError::ConnectionClose(close)))
+                        if close.code == close_code::UNAUTHORIZED => break Ended::LoggedOut,
+                    Some(Err(_)) | None => break Ended::Dropped { was_ready },
+                },
+                frame = inbox.next() => {
+                    if let Some(frame) = frame {
+                        if sink.send(Message::Text(frame)).await.is_err() {
+                            break Ended::Dropped { was_ready };
+                        }
+                    }
+                }
+            }
+        };
+        self.outbox.set_value(None);
+        ended
+    }
+}
+
+enum Ended {
+    /// The session is gone: reconnecting cannot help.
+    LoggedOut,
+    Dropped {
+        was_ready: bool,
+    },
+}
+
+/// "Full jitter" backoff: a random wait up to a ceiling that doubles per failure (0.5 s to 15 s), so
+/// clients of a restarted server do not all return in the same instant.
+fn backoff(failures: u32) -> Duration {
+    let ceiling_ms = (500u64 << failures.min(5)).min(15_000) as f64;
+    Duration::from_millis(200 + (js_sys::Math::random() * ceiling_ms) as u64)
+}

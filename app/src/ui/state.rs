@@ -1,0 +1,501 @@
+//! The browser's picture of the world, and how each server frame changes it.
+//!
+//! Plain data with no signals or sockets inside, so every rule here is unit tested natively. The
+//! socket layer keeps one `Store` in a signal and sends whatever requests these methods return.
+
+use crate::model::{Chat, ChatId, Message, Person, Seq, User, UserId};
+use crate::protocol::{ApiError, ClientEvent, ErrorCode, Reply, Request, RequestId, ServerEvent};
+use std::collections::HashMap;
+
+/// A message the user sent that the server has not acknowledged yet. It is re-sent with the same nonce
+/// after a reconnect, and the server's dedup makes that safe.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pending {
+    pub chat_id: ChatId,
+    pub nonce: String,
+    pub body: String,
+    /// Why the server refused it, if it did; refused messages are not re-sent.
+    pub failed: Option<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Store {
+    pub me: Option<User>,
+    /// Everyone but me, by username.
+    pub people: Vec<Person>,
+    /// Most recent activity first.
+    pub chats: Vec<Chat>,
+    /// Loaded messages per chat, oldest first.
+    pub messages: HashMap<ChatId, Vec<Message>>,
+    /// Whether older history exists beyond what is loaded.
+    pub has_more: HashMap<ChatId, bool>,
+    pub pending: Vec<Pending>,
+    pub selected: Option<ChatId>,
+    /// The last stream position applied; `None` until the first `ready`.
+    pub seq: Option<Seq>,
+    /// The last error worth showing, if any.
+    pub notice: Option<String>,
+    next_request: RequestId,
+    /// In-flight sends by request id, so a refusal marks the right pending message.
+    sends: HashMap<RequestId, String>,
+}
+
+impl Store {
+    fn request(&mut self, event: ClientEvent) -> Request {
+        self.next_request += 1;
+        if let ClientEvent::MessageSend { nonce, .. } = &event {
+            self.sends.insert(self.next_request, nonce.clone());
+        }
+        Request {
+            id: self.next_request,
+            event,
+        }
+    }
+
+    pub fn chat(&self, id: ChatId) -> Option<&Chat> {
+        self.chats.iter().find(|chat| chat.id == id)
+    }
+
+    /// The name a chat is shown under: the other member's, for a direct chat.
+    pub fn chat_title(&self, chat: &Chat) -> String {
+        let me = self.me.as_ref().map(|user| user.id).unwrap_or(UserId(0));
+        chat.peer(me)
+            .map(|user| user.username.clone())
+            .unwrap_or_else(|| "Just you".into())
+    }
+
+    pub fn username(&self, id: UserId) -> String {
+        if let Some(me) = self.me.as_ref().filter(|me| me.id == id) {
+            return me.username.clone();
+        }
+        self.people
+            .iter()
+            .find(|person| person.user.id == id)
+            .map(|person| person.user.username.clone())
+            .unwrap_or_else(|| format!("user {id}"))
+    }
+
+    /// Applies one frame from the server; returns the requests it calls for.
+    pub fn apply(&mut self, event: ServerEvent) -> Vec<Request> {
+        let mut requests = Vec::new();
+        if let Some(seq) = event.seq() {
+            self.seq = Some(self.seq.map_or(seq, |known| known.max(seq)));
+        }
+        match event {
+            ServerEvent::Ready {
+                user,
+                seq,
+                people,
+                chats,
+            } => {
+                self.me = Some(user);
+                self.set_people(people);
+                for chat in chats {
+                    self.upsert_chat(chat);
+                }
+                match self.seq {
+                    // A reconnect: fetch what happened while we were away.
+                    Some(after) => requests.push(self.request(ClientEvent::Sync { after })),
+                    None => self.seq = Some(seq),
+                }
+                let resend: Vec<_> = self
+                    .pending
+                    .iter()
+                    .filter(|pending| pending.failed.is_none())
+                    .map(|pending| ClientEvent::MessageSend {
+                        chat_id: pending.chat_id,
+                        nonce: pending.nonce.clone(),
+                        body: pending.body.clone(),
+                    })
+                    .collect();
+                for event in resend {
+                    requests.push(self.request(event));
+                }
+                if let Some(chat_id) = self.selected {
+                    requests.extend(self.load_history_if_missing(chat_id));
+                }
+            }
+            ServerEvent::Reply { id, result } => {
+                self.sends.remove(&id);
+                requests.extend(self.apply_reply(result));
+            }
+            ServerEvent::Error { id, error } => requests.extend(self.apply_error(id, error)),
+            ServerEvent::MessageNew { message, .. } => self.add_message(message),
+            ServerEvent::ChatNew { chat, .. } => self.upsert_chat(chat),
+            ServerEvent::UserStatus { person } => {
+                let mut people = std::mem::take(&mut self.people);
+                people.retain(|known| known.user.id != person.user.id);
+                people.push(person);
+                self.set_people(people);
+            }
+        }
+        requests
+    }
+
+    fn apply_reply(&mut self, reply: Reply) -> Vec<Request> {
+        match reply {
+            Reply::People { people } => self.set_people(people),
+            Reply::Chat { chat } => {
+                let id = chat.id;
+                self.upsert_chat(chat);
+                return self.select(id);
+            }
+            Reply::Message { message } => self.add_message(message),
+            Reply::History {
+                chat_id,
+                messages,
+                has_more,
+            } => {
+                self.has_more.insert(chat_id, has_more);
+                for message in messages {
+                    self.add_message(message);
+                }
+            }
+            Reply::Sync {
+                events,
+                seq,
+                has_more,
+            } => {
+                let mut requests = Vec::new();
+                for event in events {
+                    requests.extend(self.apply(event));
+                }
+                self.seq = Some(self.seq.map_or(seq, |known| known.max(seq)));
+                if has_more {
+                    requests.push(self.request(ClientEvent::Sync { after: seq }));
+                }
+                return requests;
+            }
+        }
+        Vec::new()
+    }
+
+    fn apply_error(&mut self, id: Option<RequestId>, error: ApiError) -> Vec<Request> {
+        if error.code == ErrorCode::ResyncRequired {
+            // Our position is unusable: drop what we hold; the socket reconnects and the next
+            // `ready` loads everything afresh.
+            self.seq = None;
+            self.messages.clear();
+            self.has_more.clear();
+            return Vec::new();
+        }
+        if let Some(nonce) = id.and_then(|id| self.sends.remove(&id)) {
+            if let Some(pending) = self.pending.iter_mut().find(|p| p.nonce == nonce) {
+                pending.failed = Some(error.message.clone());
+            }
+        }
+        self.notice = Some(error.message);
+        Vec::new()
+    }
+
+    /// Shows a chat, loading its history the first time.
+    pub fn select(&mut self, chat_id: ChatId) -> Vec<Request> {
+        self.selected = Some(chat_id);
+        self.load_history_if_missing(chat_id)
+    }
+
+    fn load_history_if_missing(&mut self, chat_id: ChatId) -> Vec<Request> {
+        if self.has_more.contains_key(&chat_id) {
+            return Vec::new();
+        }
+        vec![self.request(ClientEvent::MessageHistory {
+            chat_id,
+            before: None,
+            limit: None,
+        })]
+    }
+
+    /// The next page of older messages, if there is one.
+    pub fn load_older(&mut self, chat_id: ChatId) -> Option<Request> {
+        if !self.has_more.get(&chat_id).copied().unwrap_or(false) {
+            return None;
+        }
+        let before = self
+            .messages
+            .get(&chat_id)
+            .and_then(|messages| messages.first())
+            .map(|message| message.id);
+        Some(self.request(ClientEvent::MessageHistory {
+            chat_id,
+            before,
+            limit: None,
+        }))
+    }
+
+    pub fn open_direct(&mut self, user_id: UserId) -> Request {
+        self.request(ClientEvent::ChatOpen { user_id })
+    }
+
+    /// Queues a message as pending and returns the request that sends it.
+    pub fn send(&mut self, chat_id: ChatId, body: String, nonce: String) -> Request {
+        self.pending.push(Pending {
+            chat_id,
+            nonce: nonce.clone(),
+            body: body.clone(),
+            failed: None,
+        });
+        self.request(ClientEvent::MessageSend {
+            chat_id,
+            nonce,
+            body,
+        })
+    }
+
+    fn set_people(&mut self, mut people: Vec<Person>) {
+        let me = self.me.as_ref().map(|user| user.id);
+        people.retain(|person| Some(person.user.id) != me);
+        people.sort_by(|a, b| a.user.username.cmp(&b.user.username));
+        self.people = people;
+    }
+
+    fn upsert_chat(&mut self, chat: Chat) {
+        match self.chats.iter_mut().find(|known| known.id == chat.id) {
+            Some(known) => {
+                let newest = newer(known.last_message.take(), chat.last_message.clone());
+                *known = Chat {
+                    last_message: newest,
+                    ..chat
+                };
+            }
+            None => self.chats.push(chat),
+        }
+        self.sort_chats();
+    }
+
+    fn sort_chats(&mut self) {
+        let activity = |chat: &Chat| chat.last_message.as_ref().map_or(chat.created_at, |m| m.sent_at);
+        self.chats.sort_by_key(|chat| std::cmp::Reverse(activity(chat)));
+    }
+
+    /// Adds a message once, however many times it arrives (reply, push, sync, history).
+    fn add_message(&mut self, message: Message) {
+        if self.me.as_ref().map(|me| me.id) == Some(message.sender_id) {
+            self.pending.retain(|pending| pending.nonce != message.nonce);
+        }
+        if let Some(chat) = self.chats.iter_mut().find(|chat| chat.id == message.chat_id) {
+            chat.last_message = newer(chat.last_message.take(), Some(message.clone()));
+        }
+        self.sort_chats();
+        let messages = self.messages.entry(message.chat_id).or_default();
+        if let Err(position) = messages.binary_search_by_key(&message.id, |known| known.id) {
+            messages.insert(position, message);
+        }
+    }
+}
+
+fn newer(a: Option<Message>, b: Option<Message>) -> Option<Message> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(if b.id > a.id { b } else { a }),
+        (a, b) => a.or(b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ChatKind, MessageId};
+
+    fn user(id: i64, name: &str) -> User {
+        User {
+            id: UserId(id),
+            username: name.into(),
+        }
+    }
+
+    fn chat(id: i64) -> Chat {
+        Chat {
+            id: ChatId(id),
+            kind: ChatKind::Direct,
+            members: vec![user(1, "ann"), user(2, "bob")],
+            created_at: 10,
+            last_message: None,
+        }
+    }
+
+    fn message(id: i64, sender: i64, nonce: &str) -> Message {
+        Message {
+            id: MessageId(id),
+            chat_id: ChatId(1),
+            sender_id: UserId(sender),
+            nonce: nonce.into(),
+            body: format!("body {id}"),
+            sent_at: 100 + id,
+        }
+    }
+
+    fn ready(seq: Seq) -> ServerEvent {
+        ServerEvent::Ready {
+            user: user(1, "ann"),
+            seq,
+            people: vec![
+                Person {
+                    user: user(1, "ann"),
+                    online: true,
+                },
+                Person {
+                    user: user(2, "bob"),
+                    online: false,
+                },
+            ],
+            chats: vec![chat(1)],
+        }
+    }
+
+    #[test]
+    fn first_ready_sets_the_position_and_hides_me_from_people() {
+        let mut store = Store::default();
+        assert!(store.apply(ready(5)).is_empty());
+        assert_eq!(store.seq, Some(5));
+        assert_eq!(store.people.len(), 1);
+        assert_eq!(store.people[0].user.username, "bob");
+        assert_eq!(store.chat_title(&store.chats[0]), "bob");
+    }
+
+    #[test]
+    fn reconnect_syncs_from_the_last_position_and_resends_pending() {
+        let mut store = Store::default();
+        store.apply(ready(5));
+        store.send(ChatId(1), "hello".into(), "n1".into());
+        store.apply(ServerEvent::MessageNew {
+            seq: 6,
+            message: message(7, 2, "x"),
+        });
+        let requests = store.apply(ready(9));
+        let events: Vec<_> = requests.into_iter().map(|r| r.event).collect();
+        assert_eq!(events[0], ClientEvent::Sync { after: 6 });
+        assert_eq!(
+            events[1],
+            ClientEvent::MessageSend {
+                chat_id: ChatId(1),
+                nonce: "n1".into(),
+                body: "hello".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_message_arriving_twice_is_shown_once_and_clears_its_pending_copy() {
+        let mut store = Store::default();
+        store.apply(ready(0));
+        let request = store.send(ChatId(1), "body 3".into(), "n3".into());
+        assert_eq!(store.pending.len(), 1);
+        store.apply(ServerEvent::Reply {
+            id: request.id,
+            result: Reply::Message {
+                message: message(3, 1, "n3"),
+            },
+        });
+        store.apply(ServerEvent::MessageNew {
+            seq: 1,
+            message: message(3, 1, "n3"),
+        });
+        assert!(store.pending.is_empty());
+        assert_eq!(store.messages[&ChatId(1)].len(), 1);
+        assert_eq!(store.chats[0].last_message.as_ref().unwrap().id, MessageId(3));
+    }
+
+    #[test]
+    fn history_pages_merge_in_order() {
+        let mut store = Store::default();
+        store.apply(ready(0));
+        let requests = store.select(ChatId(1));
+        assert_eq!(requests.len(), 1);
+        store.apply(ServerEvent::Reply {
+            id: requests[0].id,
+            result: Reply::History {
+                chat_id: ChatId(1),
+                messages: vec![message(9, 2, "a"), message(8, 1, "b")],
+                has_more: true,
+            },
+        });
+        let older = store.load_older(ChatId(1)).unwrap();
+        assert_eq!(
+            older.event,
+            ClientEvent::MessageHistory {
+                chat_id: ChatId(1),
+                before: Some(MessageId(8)),
+                limit: None
+            }
+        );
+        store.apply(ServerEvent::Reply {
+            id: older.id,
+            result: Reply::History {
+                chat_id: ChatId(1),
+                messages: vec![message(2, 2, "c")],
+                has_more: false,
+            },
+        });
+        let ids: Vec<_> = store.messages[&ChatId(1)].iter().map(|m| m.id.0).collect();
+        assert_eq!(ids, vec![2, 8, 9]);
+        assert!(store.load_older(ChatId(1)).is_none());
+        assert!(store.select(ChatId(1)).is_empty(), "history is loaded once");
+    }
+
+    #[test]
+    fn a_refused_send_is_marked_and_not_resent() {
+        let mut store = Store::default();
+        store.apply(ready(0));
+        let request = store.send(ChatId(1), "x".into(), "n".into());
+        store.apply(ServerEvent::Error {
+            id: Some(request.id),
+            error: ApiError::new(ErrorCode::Forbidden, "Not a member."),
+        });
+        assert_eq!(store.pending[0].failed.as_deref(), Some("Not a member."));
+        assert_eq!(store.notice.as_deref(), Some("Not a member."));
+        let resent = store
+            .apply(ready(0))
+            .into_iter()
+            .filter(|r| matches!(r.event, ClientEvent::MessageSend { .. }))
+            .count();
+        assert_eq!(resent, 0);
+    }
+
+    #[test]
+    fn resync_required_drops_loaded_state_and_reloads_the_open_chat() {
+        let mut store = Store::default();
+        store.apply(ready(4));
+        store.select(ChatId(1));
+        store.has_more.insert(ChatId(1), false);
+        store.apply(ServerEvent::MessageNew {
+            seq: 5,
+            message: message(1, 2, "a"),
+        });
+        store.apply(ServerEvent::Error {
+            id: Some(99),
+            error: ApiError::new(ErrorCode::ResyncRequired, "gone"),
+        });
+        assert_eq!(store.seq, None);
+        assert!(store.messages.is_empty());
+        let requests = store.apply(ready(10));
+        assert_eq!(store.seq, Some(10));
+        assert_eq!(requests.len(), 1, "no sync from a dropped position");
+        assert!(matches!(
+            requests[0].event,
+            ClientEvent::MessageHistory { before: None, .. }
+        ));
+    }
+
+    #[test]
+    fn presence_updates_add_and_replace_people() {
+        let mut store = Store::default();
+        store.apply(ready(0));
+        store.apply(ServerEvent::UserStatus {
+            person: Person {
+                user: user(3, "cy"),
+                online: true,
+            },
+        });
+        store.apply(ServerEvent::UserStatus {
+            person: Person {
+                user: user(2, "bob"),
+                online: true,
+            },
+        });
+        let names: Vec<_> = store
+            .people
+            .iter()
+            .map(|p| (p.user.username.as_str(), p.online))
+            .collect();
+        assert_eq!(names, vec![("bob", true), ("cy", true)]);
+    }
+}

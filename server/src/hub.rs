@@ -1,0 +1,204 @@
+//! Who is connected where: each user's live connections, their outgoing queues, and presence.
+//!
+//! A frame is serialized once per receiving user and shared by all of that user's connections. Each
+//! connection's queue is bounded: a reader that falls that far behind is told to go (close code
+//! `SLOW_CONSUMER`) and catches up from its stream position later, so it never slows the others or
+//! grows the server's memory.
+
+use app::model::UserId;
+use app::protocol::{close_code, ServerEvent};
+use axum::extract::ws::Utf8Bytes;
+use std::collections::HashMap;
+use std::sync::{
+    atomic::{AtomicU64, Ordering},
+    Mutex,
+};
+use tokio::sync::{mpsc, watch};
+
+/// Frames a connection may have waiting before it counts as too slow.
+pub const QUEUE_FRAMES: usize = 256;
+
+/// Why the server ends a connection: a WebSocket close code and a reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CloseReason {
+    pub code: u16,
+    pub reason: &'static str,
+}
+
+struct Handle {
+    id: u64,
+    session_id: i64,
+    frames: mpsc::Sender<Utf8Bytes>,
+    close: watch::Sender<Option<CloseReason>>,
+}
+
+impl Handle {
+    fn close(&self, reason: CloseReason) {
+        self.close.send_replace(Some(reason));
+    }
+}
+
+/// The receiving end a connection's socket loop reads from.
+pub struct Registration {
+    pub id: u64,
+    pub frames: mpsc::Receiver<Utf8Bytes>,
+    pub close: watch::Receiver<Option<CloseReason>>,
+    /// This is the user's first live connection: they just came online.
+    pub came_online: bool,
+}
+
+#[derive(Default)]
+pub struct Hub {
+    users: Mutex<HashMap<UserId, Vec<Handle>>>,
+    next_id: AtomicU64,
+}
+
+impl Hub {
+    pub fn register(&self, user: UserId, session_id: i64) -> Registration {
+        let (frames_tx, frames) = mpsc::channel(QUEUE_FRAMES);
+        let (close_tx, close) = watch::channel(None);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut users = self.users.lock().expect("hub lock");
+        let handles = users.entry(user).or_default();
+        let came_online = handles.is_empty();
+        handles.push(Handle {
+            id,
+            session_id,
+            frames: frames_tx,
+            close: close_tx,
+        });
+        Registration {
+            id,
+            frames,
+            close,
+            came_online,
+        }
+    }
+
+    /// Forgets a connection; true when it was the user's last, so they went offline.
+    pub fn unregister(&self, user: UserId, id: u64) -> bool {
+        let mut users = self.users.lock().expect("hub lock");
+        let Some(handles) = users.get_mut(&user) else {
+            return false;
+        };
+        handles.retain(|handle| handle.id != id);
+        if handles.is_empty() {
+            users.remove(&user);
+            return true;
+        }
+        false
+    }
+
+    pub fn online_users(&self) -> Vec<UserId> {
+        self.users.lock().expect("hub lock").keys().copied().collect()
+    }
+
+    /// Queues `event` for every live connection of `user`.
+    pub fn send(&self, user: UserId, event: &ServerEvent) {
+        let users = self.users.lock().expect("hub lock");
+        if let Some(handles) = users.get(&user) {
+            deliver(handles, &frame(event));
+        }
+    }
+
+    /// Queues `event` for everyone connected.
+    pub fn broadcast(&self, event: &ServerEvent) {
+        let frame = frame(event);
+        for handles in self.users.lock().expect("hub lock").values() {
+            deliver(handles, &frame);
+        }
+    }
+
+    /// Closes every connection opened with `session_id` (on logout).
+    pub fn close_session(&self, session_id: i64, reason: CloseReason) {
+        for handles in self.users.lock().expect("hub lock").values() {
+            for handle in handles.iter().filter(|h| h.session_id == session_id) {
+                handle.close(reason.clone());
+            }
+        }
+    }
+}
+
+pub fn frame(event: &ServerEvent) -> Utf8Bytes {
+    serde_json::to_string(event).expect("server events always serialize").into()
+}
+
+fn deliver(handles: &[Handle], frame: &Utf8Bytes) {
+    for handle in handles {
+        if let Err(mpsc::error::TrySendError::Full(_)) = handle.frames.try_send(frame.clone()) {
+            handle.close(CloseReason {
+                code: close_code::SLOW_CONSUMER,
+                reason: "too far behind: reconnect and sync",
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::model::{Person, User};
+
+    fn status(id: i64) -> ServerEvent {
+        ServerEvent::UserStatus {
+            person: Person {
+                user: User {
+                    id: UserId(id),
+                    username: "x".into(),
+                },
+                online: true,
+            },
+        }
+    }
+
+    #[test]
+    fn presence_follows_the_first_and_last_connection() {
+        let hub = Hub::default();
+        let a = hub.register(UserId(1), 10);
+        let b = hub.register(UserId(1), 11);
+        assert!(a.came_online);
+        assert!(!b.came_online);
+        assert!(!hub.unregister(UserId(1), a.id));
+        assert_eq!(hub.online_users(), vec![UserId(1)]);
+        assert!(hub.unregister(UserId(1), b.id));
+        assert!(hub.online_users().is_empty());
+    }
+
+    #[tokio::test]
+    async fn every_connection_of_a_user_gets_the_same_frame() {
+        let hub = Hub::default();
+        let mut a = hub.register(UserId(1), 10);
+        let mut b = hub.register(UserId(1), 11);
+        let mut other = hub.register(UserId(2), 12);
+        hub.send(UserId(1), &status(5));
+        assert_eq!(a.frames.recv().await, b.frames.recv().await);
+        assert!(other.frames.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_full_queue_closes_only_the_slow_connection() {
+        let hub = Hub::default();
+        let slow = hub.register(UserId(1), 10);
+        let mut fast = hub.register(UserId(2), 11);
+        for _ in 0..=QUEUE_FRAMES {
+            hub.broadcast(&status(5));
+            while fast.frames.try_recv().is_ok() {}
+        }
+        assert_eq!(slow.close.borrow().as_ref().map(|r| r.code), Some(close_code::SLOW_CONSUMER));
+        assert!(fast.close.borrow().is_none());
+    }
+
+    #[test]
+    fn logout_closes_that_session_only() {
+        let hub = Hub::default();
+        let one = hub.register(UserId(1), 10);
+        let two = hub.register(UserId(1), 11);
+        let reason = CloseReason {
+            code: close_code::UNAUTHORIZED,
+            reason: "logged out",
+        };
+        hub.close_session(10, reason.clone());
+        assert_eq!(*one.close.borrow(), Some(reason));
+        assert!(two.close.borrow().is_none());
+    }
+}

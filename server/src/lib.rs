@@ -1,0 +1,20 @@
+//! Natter's server. `main.rs` only parses the [`config::Config`] and runs the [`startup::Application`].
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod hub;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod ws;
+
+/// Milliseconds since the Unix epoch, the unit of every stored time.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis() as i64)
+        .unwrap_or(0)
+}

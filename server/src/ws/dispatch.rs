@@ -1,0 +1,193 @@
+//! One client request in, exactly one reply out, plus the pushes the change calls for.
+
+use crate::db::Fanout;
+use crate::error::{Error, Result};
+use crate::state::AppState;
+use app::model::{limits, Person, User};
+use app::protocol::{ApiError, ClientEvent, ErrorCode, Reply, Request, RequestId, ServerEvent};
+use serde::Deserialize;
+
+/// What handling a frame produced.
+pub struct Outcome {
+    /// The `reply` or `error` naming the request.
+    pub reply: ServerEvent,
+    /// Pushes for other connections, to send after the reply.
+    pub fanout: Fanout,
+    /// The frame was not a readable request at all.
+    pub malformed: bool,
+}
+
+const HISTORY_PAGE_DEFAULT: u32 = 50;
+
+pub async fn handle(state: &AppState, user: &User, text: &str) -> Outcome {
+    let request = match parse(text) {
+        Ok(request) => request,
+        Err((id, message)) => {
+            return Outcome {
+                reply: ServerEvent::Error {
+                    id,
+                    error: ApiError::new(ErrorCode::Invalid, message),
+                },
+                fanout: Vec::new(),
+                malformed: true,
+            }
+        }
+    };
+    let (reply, fanout) = match execute(state, user, request.event).await {
+        Ok((result, fanout)) => (
+            ServerEvent::Reply {
+                id: request.id,
+                result,
+            },
+            fanout,
+        ),
+        Err(error) => {
+            error.log();
+            let error = error.api();
+            (
+                ServerEvent::Error {
+                    id: Some(request.id),
+                    error,
+                },
+                Vec::new(),
+            )
+        }
+    };
+    Outcome {
+        reply,
+        fanout,
+        malformed: false,
+    }
+}
+
+/// Parses a request; on failure recovers its id when the frame has a readable one.
+fn parse(text: &str) -> Result<Request, (Option<RequestId>, String)> {
+    #[derive(Deserialize)]
+    struct IdOnly {
+        id: Option<RequestId>,
+    }
+    serde_json::from_str::<Request>(text).map_err(|error| {
+        let id = serde_json::from_str::<IdOnly>(text).ok().and_then(|frame| frame.id);
+        (id, format!("Unreadable request: {error}."))
+    })
+}
+
+async fn execute(state: &AppState, user: &User, event: ClientEvent) -> Result<(Reply, Fanout)> {
+    let db = &state.db;
+    let now = crate::now_ms();
+    Ok(match event {
+        ClientEvent::UsersList => (Reply::People { people: people(state).await? }, Vec::new()),
+        ClientEvent::ChatOpen { user_id } => {
+            let (chat, fanout) = db.open_direct(user, user_id, now).await?;
+            (Reply::Chat { chat }, fanout)
+        }
+        ClientEvent::MessageSend {
+            chat_id,
+            nonce,
+            body,
+        } => {
+            check_nonce(&nonce)?;
+            check_body(&body)?;
+            let (message, fanout) = db.send_message(user.id, chat_id, &nonce, &body, now).await?;
+            (Reply::Message { message }, fanout)
+        }
+        ClientEvent::MessageHistory {
+            chat_id,
+            before,
+            limit,
+        } => {
+            db.require_member(chat_id, user.id).await?;
+            let limit = limit.unwrap_or(HISTORY_PAGE_DEFAULT);
+            if !(1..=limits::HISTORY_PAGE_MAX).contains(&limit) {
+                return Err(Error::Invalid(format!(
+                    "limit is between 1 and {}.",
+                    limits::HISTORY_PAGE_MAX
+                )));
+            }
+            let (messages, has_more) = db.history(chat_id, before, limit).await?;
+            (
+                Reply::History {
+                    chat_id,
+                    messages,
+                    has_more,
+                },
+                Vec::new(),
+            )
+        }
+        ClientEvent::Sync { after } => {
+            let page = db.stream_after(user.id, after, limits::SYNC_BATCH_MAX).await?;
+            (
+                Reply::Sync {
+                    events: page.events,
+                    seq: page.seq,
+                    has_more: page.has_more,
+                },
+                Vec::new(),
+            )
+        }
+    })
+}
+
+/// Everyone registered, with whether they are connected now.
+pub async fn people(state: &AppState) -> Result<Vec<Person>> {
+    let online = state.hub.online_users();
+    Ok(state
+        .db
+        .users()
+        .await?
+        .into_iter()
+        .map(|user| Person {
+            online: online.contains(&user.id),
+            user,
+        })
+        .collect())
+}
+
+fn check_nonce(nonce: &str) -> Result<()> {
+    let length = nonce.chars().count();
+    if length == 0 || length > limits::NONCE_MAX_CHARS || nonce.chars().any(char::is_control) {
+        return Err(Error::Invalid(format!(
+            "nonce is 1 to {} printable characters.",
+            limits::NONCE_MAX_CHARS
+        )));
+    }
+    Ok(())
+}
+
+fn check_body(body: &str) -> Result<()> {
+    if body.trim().is_empty() {
+        return Err(Error::Invalid("A message needs some text.".into()));
+    }
+    if body.chars().count() > limits::MESSAGE_MAX_CHARS {
+        return Err(Error::TooLarge(format!(
+            "A message has at most {} characters.",
+            limits::MESSAGE_MAX_CHARS
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_broken_frame_keeps_its_id_when_it_has_one() {
+        assert_eq!(parse(r#"{"id": 4, "type": "nope"}"#).unwrap_err().0, Some(4));
+        assert_eq!(parse(r#"{"id": 4, "type": "sync", "after": "x"}"#).unwrap_err().0, Some(4));
+        assert_eq!(parse("not json").unwrap_err().0, None);
+        let deep = "[".repeat(10_000);
+        assert_eq!(parse(&deep).unwrap_err().0, None);
+    }
+
+    #[test]
+    fn bodies_and_nonces_are_checked() {
+        assert!(check_body("hi").is_ok());
+        assert!(matches!(check_body("  \n"), Err(Error::Invalid(_))));
+        assert!(matches!(check_body(&"x".repeat(4001)), Err(Error::TooLarge(_))));
+        assert!(check_nonce("abc-123").is_ok());
+        assert!(check_nonce("").is_err());
+        assert!(check_nonce(&"n".repeat(65)).is_err());
+        assert!(check_nonce("a\u{0}b").is_err());
+    }
+}
