@@ -101,11 +101,13 @@ impl Hub {
         }
     }
 
-    /// Queues `event` for everyone connected.
-    pub fn broadcast(&self, event: &ServerEvent) {
+    /// Queues `event` for everyone connected but `except`.
+    pub fn broadcast_except(&self, except: UserId, event: &ServerEvent) {
         let frame = frame(event);
-        for handles in self.users.lock().expect("hub lock").values() {
-            deliver(handles, &frame);
+        for (user, handles) in self.users.lock().expect("hub lock").iter() {
+            if *user != except {
+                deliver(handles, &frame);
+            }
         }
     }
 
@@ -181,7 +183,7 @@ mod tests {
         let slow = hub.register(UserId(1), 10);
         let mut fast = hub.register(UserId(2), 11);
         for _ in 0..=QUEUE_FRAMES {
-            hub.broadcast(&status(5));
+            hub.broadcast_except(UserId(3), &status(5));
             while fast.frames.try_recv().is_ok() {}
         }
         assert_eq!(slow.close.borrow().as_ref().map(|r| r.code), Some(close_code::SLOW_CONSUMER));

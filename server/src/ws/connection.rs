@@ -17,6 +17,8 @@ use tracing::Instrument;
 /// How often the server pings, and how long silence may last before the peer counts as gone.
 const PING_EVERY: Duration = Duration::from_secs(20);
 const SILENCE_LIMIT: Duration = Duration::from_secs(60);
+/// How long the peer gets to answer our close frame.
+const CLOSE_HANDSHAKE: Duration = Duration::from_secs(2);
 /// Malformed frames in a row before the connection is closed.
 const MALFORMED_LIMIT: u32 = 10;
 
@@ -149,9 +151,9 @@ async fn ready(state: &AppState, user: &User) -> Result<ServerEvent> {
     })
 }
 
-/// Tells everyone connected that `user` came online or went offline.
+/// Tells everyone else connected that `user` came online or went offline.
 fn announce(state: &AppState, user: &User, online: bool) {
-    state.hub.broadcast(&ServerEvent::UserStatus {
+    state.hub.broadcast_except(user.id, &ServerEvent::UserStatus {
         person: app::model::Person {
             user: user.clone(),
             online,
@@ -159,13 +161,25 @@ fn announce(state: &AppState, user: &User, online: bool) {
     });
 }
 
-async fn close<S>(socket: &mut S, code: u16, reason: &'static str)
+/// Sends a close frame and waits (briefly) for the peer's answer, completing the closing handshake:
+/// dropping the TCP connection at once could reset it before the peer has read the close frame.
+async fn close<S, E>(socket: &mut S, code: u16, reason: &'static str)
 where
-    S: Sink<Message> + Unpin,
+    S: Sink<Message> + Stream<Item = Result<Message, E>> + Unpin,
 {
     let frame = CloseFrame {
         code,
         reason: reason.into(),
     };
-    let _ = tokio::time::timeout(Duration::from_secs(2), socket.send(Message::Close(Some(frame)))).await;
+    let handshake = async {
+        if socket.send(Message::Close(Some(frame))).await.is_err() {
+            return;
+        }
+        while let Some(Ok(message)) = socket.next().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(CLOSE_HANDSHAKE, handshake).await;
 }

@@ -1,0 +1,259 @@
+//! Direct chats and messages between people.
+
+use crate::harness::{spawn_app, Client, TestApp};
+use app::model::{Chat, ChatId, Message, Seq, UserId};
+use app::protocol::{ApiError, ClientEvent, ErrorCode, Reply, ServerEvent, Session};
+
+async fn open(client: &mut Client, with: UserId) -> Chat {
+    match client.request(ClientEvent::ChatOpen { user_id: with }).await {
+        Ok(Reply::Chat { chat }) => chat,
+        other => panic!("expected a chat, got {other:?}"),
+    }
+}
+
+async fn send(client: &mut Client, chat: ChatId, nonce: &str, body: &str) -> Result<Message, ApiError> {
+    let reply = client
+        .request(ClientEvent::MessageSend {
+            chat_id: chat,
+            nonce: nonce.into(),
+            body: body.into(),
+        })
+        .await?;
+    match reply {
+        Reply::Message { message } => Ok(message),
+        other => panic!("expected a message, got {other:?}"),
+    }
+}
+
+async fn history(client: &mut Client, chat: ChatId) -> Result<Vec<Message>, ApiError> {
+    match client
+        .request(ClientEvent::MessageHistory {
+            chat_id: chat,
+            before: None,
+            limit: None,
+        })
+        .await?
+    {
+        Reply::History { messages, .. } => Ok(messages),
+        other => panic!("expected history, got {other:?}"),
+    }
+}
+
+fn seq_of(ready: &ServerEvent) -> Seq {
+    match ready {
+        ServerEvent::Ready { seq, .. } => *seq,
+        other => panic!("not ready: {other:?}"),
+    }
+}
+
+struct Pair {
+    app: TestApp,
+    alice: Session,
+    bob: Session,
+}
+
+async fn pair() -> Pair {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    Pair { app, alice, bob }
+}
+
+#[tokio::test]
+async fn two_people_exchange_messages_live() {
+    let Pair { app, alice, bob } = pair().await;
+    let (mut a, _) = app.connect(&alice).await;
+    let (mut b, _) = app.connect(&bob).await;
+
+    let chat = open(&mut a, bob.user.id).await;
+    assert_eq!(chat.members.len(), 2);
+    match b.stream_push().await {
+        ServerEvent::ChatNew { chat: pushed, .. } => assert_eq!(pushed.id, chat.id),
+        other => panic!("expected chat:new, got {other:?}"),
+    }
+    assert_eq!(open(&mut b, alice.user.id).await.id, chat.id, "one direct chat per pair");
+
+    let sent = send(&mut a, chat.id, "a-1", "Hi Bob <b>!</b>").await.unwrap();
+    assert_eq!(sent.body, "Hi Bob <b>!</b>", "text is stored as sent");
+    match b.stream_push().await {
+        ServerEvent::MessageNew { message, .. } => assert_eq!(message, sent),
+        other => panic!("expected message:new, got {other:?}"),
+    }
+    let reply = send(&mut b, chat.id, "b-1", "Hello Alice").await.unwrap();
+    loop {
+        match a.stream_push().await {
+            ServerEvent::MessageNew { message, .. } if message.id == sent.id => continue,
+            ServerEvent::MessageNew { message, .. } => {
+                assert_eq!(message, reply);
+                break;
+            }
+            ServerEvent::ChatNew { .. } => continue,
+            other => panic!("expected message:new, got {other:?}"),
+        }
+    }
+
+    let messages = history(&mut a, chat.id).await.unwrap();
+    assert_eq!(messages, vec![reply, sent], "newest first");
+}
+
+#[tokio::test]
+async fn a_retried_nonce_returns_the_original_message() {
+    let Pair { app, alice, bob } = pair().await;
+    let (mut a, _) = app.connect(&alice).await;
+    let chat = open(&mut a, bob.user.id).await;
+    let first = send(&mut a, chat.id, "same-nonce", "only once").await.unwrap();
+    let again = send(&mut a, chat.id, "same-nonce", "only once").await.unwrap();
+    drop(a);
+    let (mut other_socket, _) = app.connect(&alice).await;
+    let from_new_socket = send(&mut other_socket, chat.id, "same-nonce", "only once").await.unwrap();
+    assert_eq!(again, first);
+    assert_eq!(from_new_socket, first);
+    assert_eq!(history(&mut other_socket, chat.id).await.unwrap(), vec![first]);
+}
+
+#[tokio::test]
+async fn a_non_member_can_neither_read_nor_send() {
+    let Pair { app, alice, bob } = pair().await;
+    let mallory = app.register("mallory").await;
+    let (mut a, _) = app.connect(&alice).await;
+    let (mut m, _) = app.connect(&mallory).await;
+    let chat = open(&mut a, bob.user.id).await;
+    send(&mut a, chat.id, "a-1", "private").await.unwrap();
+
+    let refused = send(&mut m, chat.id, "m-1", "let me in").await.unwrap_err();
+    assert_eq!(refused.code, ErrorCode::Forbidden);
+    let refused = history(&mut m, chat.id).await.unwrap_err();
+    assert_eq!(refused.code, ErrorCode::Forbidden);
+    let missing = history(&mut m, ChatId(9999)).await.unwrap_err();
+    assert_eq!(missing.code, ErrorCode::Forbidden, "absent chats look the same as others' chats");
+
+    let messages = history(&mut a, chat.id).await.unwrap();
+    assert_eq!(messages.len(), 1, "nothing was written");
+    // Nothing was pushed to alice either: her stream holds only what she caused.
+    send(&mut a, chat.id, "a-2", "still private").await.unwrap();
+    assert!(matches!(a.stream_push().await, ServerEvent::ChatNew { .. }));
+    match a.stream_push().await {
+        ServerEvent::MessageNew { message, .. } => assert_eq!(message.nonce, "a-1"),
+        other => panic!("unexpected push {other:?}"),
+    }
+    match a.stream_push().await {
+        ServerEvent::MessageNew { message, .. } => assert_eq!(message.nonce, "a-2"),
+        other => panic!("unexpected push {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn bad_sends_are_refused_and_store_nothing() {
+    let Pair { app, alice, bob } = pair().await;
+    let (mut a, _) = app.connect(&alice).await;
+    let chat = open(&mut a, bob.user.id).await;
+    let cases = [
+        ("n1", "   ".to_string(), ErrorCode::Invalid),
+        ("", "hi".to_string(), ErrorCode::Invalid),
+        ("n2", "x".repeat(4001), ErrorCode::TooLarge),
+    ];
+    for (nonce, body, code) in cases {
+        assert_eq!(send(&mut a, chat.id, nonce, &body).await.unwrap_err().code, code);
+    }
+    let refused = open_error(&mut a, alice.user.id).await;
+    assert_eq!(refused.code, ErrorCode::Invalid, "no chat with oneself");
+    let refused = open_error(&mut a, UserId(424242)).await;
+    assert_eq!(refused.code, ErrorCode::NotFound);
+    assert!(history(&mut a, chat.id).await.unwrap().is_empty());
+}
+
+async fn open_error(client: &mut Client, with: UserId) -> ApiError {
+    client
+        .request(ClientEvent::ChatOpen { user_id: with })
+        .await
+        .unwrap_err()
+}
+
+#[tokio::test]
+async fn history_pages_back_through_older_messages() {
+    let Pair { app, alice, bob } = pair().await;
+    let (mut a, _) = app.connect(&alice).await;
+    let chat = open(&mut a, bob.user.id).await;
+    let mut sent = Vec::new();
+    for n in 0..5 {
+        sent.push(send(&mut a, chat.id, &format!("n{n}"), &format!("message {n}")).await.unwrap());
+    }
+    let page = |before| ClientEvent::MessageHistory {
+        chat_id: chat.id,
+        before,
+        limit: Some(2),
+    };
+    let Reply::History { messages, has_more, .. } = a.request(page(None)).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(messages, vec![sent[4].clone(), sent[3].clone()]);
+    assert!(has_more);
+    let Reply::History { messages, has_more, .. } = a.request(page(Some(sent[1].id))).await.unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(messages, vec![sent[0].clone()]);
+    assert!(!has_more);
+    let refused = a
+        .request(ClientEvent::MessageHistory {
+            chat_id: chat.id,
+            before: None,
+            limit: Some(0),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code, ErrorCode::Invalid);
+}
+
+#[tokio::test]
+async fn a_reconnecting_client_syncs_what_it_missed() {
+    let Pair { app, alice, bob } = pair().await;
+    let (mut a, _) = app.connect(&alice).await;
+    let (b, ready) = app.connect(&bob).await;
+    let bob_seq = seq_of(&ready);
+    drop(b);
+
+    let chat = open(&mut a, bob.user.id).await;
+    let missed = send(&mut a, chat.id, "while-away", "you missed this").await.unwrap();
+
+    let (mut b, ready) = app.connect(&bob).await;
+    assert_eq!(seq_of(&ready), bob_seq + 2, "chat:new and message:new");
+    let Reply::Sync { events, seq, has_more } =
+        b.request(ClientEvent::Sync { after: bob_seq }).await.unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(seq, bob_seq + 2);
+    assert!(!has_more);
+    assert!(matches!(&events[0], ServerEvent::ChatNew { chat: c, seq } if c.id == chat.id && *seq == bob_seq + 1));
+    assert!(matches!(&events[1], ServerEvent::MessageNew { message, .. } if *message == missed));
+
+    for position in [-1, seq + 1, i64::MAX] {
+        let refused = b.request(ClientEvent::Sync { after: position }).await.unwrap_err();
+        assert_eq!(refused.code, ErrorCode::ResyncRequired, "position {position}");
+    }
+}
+
+#[tokio::test]
+async fn people_show_who_is_online() {
+    let Pair { app, alice, bob } = pair().await;
+    let (mut a, ready) = app.connect(&alice).await;
+    let ServerEvent::Ready { people, .. } = ready else { unreachable!() };
+    let bob_online = |people: &[app::model::Person]| {
+        people.iter().find(|p| p.user.id == bob.user.id).map(|p| p.online)
+    };
+    assert_eq!(bob_online(&people), Some(false));
+
+    let (b, _) = app.connect(&bob).await;
+    match a.push().await {
+        ServerEvent::UserStatus { person } => assert!(person.online && person.user == bob.user),
+        other => panic!("expected user:status, got {other:?}"),
+    }
+    let Reply::People { people } = a.request(ClientEvent::UsersList).await.unwrap() else { panic!() };
+    assert_eq!(bob_online(&people), Some(true));
+    drop(b);
+    match a.push().await {
+        ServerEvent::UserStatus { person } => assert!(!person.online),
+        other => panic!("expected user:status, got {other:?}"),
+    }
+}

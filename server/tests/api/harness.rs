@@ -1,0 +1,231 @@
+//! `spawn_app()` and clients that speak the protocol.
+
+use app::protocol::{ApiError, ClientEvent, Credentials, Reply, Request, ServerEvent, Session};
+use clap::Parser;
+use futures::{SinkExt, StreamExt};
+use server::{config::Config, startup::Application};
+use std::{collections::VecDeque, net::SocketAddr, path::Path, time::Duration};
+use tokio::{net::TcpStream, task::JoinHandle};
+use tokio_tungstenite::{
+    tungstenite::{client::IntoClientRequest, http::HeaderValue, protocol::CloseFrame, Message},
+    MaybeTlsStream, WebSocketStream,
+};
+use tokio_util::sync::CancellationToken;
+
+/// How long a test waits for a frame it expects.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub http: reqwest::Client,
+    shutdown: CancellationToken,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+    // Dropped last: the database lives here.
+    pub data_dir: tempfile::TempDir,
+}
+
+pub async fn spawn_app() -> TestApp {
+    let data_dir = tempfile::tempdir().expect("temporary directory");
+    start(data_dir).await
+}
+
+async fn start(data_dir: tempfile::TempDir) -> TestApp {
+    server::telemetry::init("warn");
+    let config = Config::parse_from([
+        "natter",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        path_str(data_dir.path()),
+    ]);
+    let app = Application::build(config).await.expect("the app starts");
+    let addr = app.local_addr();
+    let shutdown = app.shutdown_token();
+    let server = tokio::spawn(app.run_until_stopped());
+    TestApp {
+        addr,
+        http: reqwest::Client::new(),
+        shutdown,
+        server: Some(server),
+        data_dir,
+    }
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().expect("UTF-8 temporary path")
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops the server gracefully and waits until it has.
+    pub async fn stop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server stops cleanly");
+        }
+    }
+
+    /// Stops this server and starts a new one on the same data directory.
+    pub async fn restart(mut self) -> TestApp {
+        self.stop().await;
+        let data_dir = std::mem::replace(&mut self.data_dir, tempfile::tempdir().unwrap());
+        start(data_dir).await
+    }
+
+    pub async fn post_credentials(&self, path: &str, username: &str, password: &str) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .json(&Credentials {
+                username: username.into(),
+                password: password.into(),
+            })
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Registers `username` (password "correct horse") and returns the session.
+    pub async fn register(&self, username: &str) -> Session {
+        let response = self
+            .post_credentials("/api/auth/register", username, "correct horse")
+            .await;
+        assert_eq!(response.status(), 201, "registering {username}");
+        response.json().await.expect("a session")
+    }
+
+    /// Opens a socket with a Bearer token and reads its `ready`.
+    pub async fn connect(&self, session: &Session) -> (Client, ServerEvent) {
+        let mut client = self
+            .try_connect(&[("authorization", format!("Bearer {}", session.token))])
+            .await
+            .expect("handshake accepted");
+        let ready = client.next_event().await;
+        assert!(matches!(ready, ServerEvent::Ready { .. }), "first frame is ready: {ready:?}");
+        (client, ready)
+    }
+
+    pub async fn try_connect(
+        &self,
+        headers: &[(&'static str, String)],
+    ) -> Result<Client, tokio_tungstenite::tungstenite::Error> {
+        let mut request = format!("ws://{}/ws", self.addr).into_client_request().unwrap();
+        for (name, value) in headers {
+            request
+                .headers_mut()
+                .insert(*name, HeaderValue::from_str(value).unwrap());
+        }
+        let (ws, _) = tokio_tungstenite::connect_async(request).await?;
+        Ok(Client {
+            ws,
+            next_id: 0,
+            pushes: VecDeque::new(),
+        })
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+pub struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    next_id: u64,
+    /// Pushes read while waiting for a reply, kept in order for `push()`.
+    pushes: VecDeque<ServerEvent>,
+}
+
+/// How a connection ended, as the client saw it.
+#[derive(Debug, PartialEq)]
+pub enum Ended {
+    Closed(Option<u16>),
+    Dropped,
+}
+
+impl Client {
+    pub async fn send_text(&mut self, text: impl Into<String>) {
+        self.ws
+            .send(Message::Text(text.into().into()))
+            .await
+            .expect("frame sent");
+    }
+
+    /// The next protocol frame, skipping control frames. Panics on close or timeout.
+    pub async fn next_event(&mut self) -> ServerEvent {
+        loop {
+            let frame = tokio::time::timeout(PATIENCE, self.ws.next())
+                .await
+                .expect("a frame within the patience window")
+                .expect("the socket is open")
+                .expect("a valid frame");
+            match frame {
+                Message::Text(text) => {
+                    return serde_json::from_str(text.as_str()).expect("a valid server event")
+                }
+                Message::Close(frame) => panic!("socket closed: {frame:?}"),
+                _ => continue,
+            }
+        }
+    }
+
+    /// Sends `event` and waits for the answer naming it, keeping pushes that arrive meanwhile.
+    pub async fn request(&mut self, event: ClientEvent) -> Result<Reply, ApiError> {
+        self.next_id += 1;
+        let id = self.next_id;
+        let frame = serde_json::to_string(&Request { id, event }).unwrap();
+        self.send_text(frame).await;
+        self.answer(id).await
+    }
+
+    pub async fn answer(&mut self, id: u64) -> Result<Reply, ApiError> {
+        loop {
+            match self.next_event().await {
+                ServerEvent::Reply { id: got, result } if got == id => return Ok(result),
+                ServerEvent::Error { id: Some(got), error } if got == id => return Err(error),
+                push => self.pushes.push_back(push),
+            }
+        }
+    }
+
+    /// The next push (a frame that answers no request).
+    pub async fn push(&mut self) -> ServerEvent {
+        match self.pushes.pop_front() {
+            Some(push) => push,
+            None => self.next_event().await,
+        }
+    }
+
+    /// The next push other than presence updates.
+    pub async fn stream_push(&mut self) -> ServerEvent {
+        loop {
+            let push = self.push().await;
+            if !matches!(push, ServerEvent::UserStatus { .. }) {
+                return push;
+            }
+        }
+    }
+
+    /// Reads until the server closes the connection and returns the close code.
+    pub async fn closed(&mut self) -> Ended {
+        loop {
+            match tokio::time::timeout(PATIENCE, self.ws.next())
+                .await
+                .expect("closed within the patience window")
+            {
+                Some(Ok(Message::Close(frame))) => {
+                    return Ended::Closed(frame.map(|f: CloseFrame| u16::from(f.code)))
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return Ended::Dropped,
+            }
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! The handshake and the connection itself.
+
+use crate::harness::{spawn_app, Ended};
+use app::protocol::{close_code, ClientEvent, ErrorCode, Reply, ServerEvent};
+use tokio_tungstenite::tungstenite::Error as WsError;
+
+#[tokio::test]
+async fn a_handshake_without_a_session_gets_an_error_and_a_close() {
+    let app = spawn_app().await;
+    for headers in [vec![], vec![("authorization", "Bearer not-a-token".to_string())]] {
+        let mut client = app.try_connect(&headers).await.expect("upgraded");
+        match client.next_event().await {
+            ServerEvent::Error { id: None, error } => assert_eq!(error.code, ErrorCode::Unauthorized),
+            other => panic!("expected an unauthorized error, got {other:?}"),
+        }
+        assert_eq!(client.closed().await, Ended::Closed(Some(close_code::UNAUTHORIZED)));
+    }
+}
+
+#[tokio::test]
+async fn a_foreign_origin_is_refused_before_the_upgrade() {
+    let app = spawn_app().await;
+    let session = app.register("alice").await;
+    let cookie = format!("natter_session={}", session.token);
+    let refused = app
+        .try_connect(&[("cookie", cookie.clone()), ("origin", "http://evil.example".into())])
+        .await;
+    match refused {
+        Err(WsError::Http(response)) => assert_eq!(response.status(), 403),
+        other => panic!("expected 403, got {:?}", other.map(|_| ())),
+    }
+    let mut own = app
+        .try_connect(&[("cookie", cookie), ("origin", app.origin())])
+        .await
+        .expect("the site's own origin is accepted");
+    assert!(matches!(own.next_event().await, ServerEvent::Ready { .. }));
+}
+
+#[tokio::test]
+async fn malformed_frames_get_error_replies_and_change_nothing() {
+    let app = spawn_app().await;
+    let session = app.register("alice").await;
+    let (mut client, ready) = app.connect(&session).await;
+    let ServerEvent::Ready { seq, .. } = ready else { unreachable!() };
+
+    let cases = [
+        ("{not json", None),
+        (r#"{"id": 7, "type": "chat:explode"}"#, Some(7)),
+        (r#"{"id": 8, "type": "message:send", "chat_id": "one", "nonce": "n", "body": "x"}"#, Some(8)),
+        (r#"{"id": 9, "type": "message:send", "chat_id": 1}"#, Some(9)),
+        (r#"{"type": "users:list"}"#, None),
+        (r#"{"id": 1e400, "type": "users:list"}"#, None),
+    ];
+    for (frame, expected_id) in cases {
+        client.send_text(frame).await;
+        match client.next_event().await {
+            ServerEvent::Error { id, error } => {
+                assert_eq!(id, expected_id, "{frame}");
+                assert_eq!(error.code, ErrorCode::Invalid, "{frame}");
+            }
+            other => panic!("expected an error for {frame}, got {other:?}"),
+        }
+    }
+    let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+    client.send_text(deep).await;
+    assert!(matches!(client.next_event().await, ServerEvent::Error { id: None, .. }));
+
+    // Still connected and nothing was written: the stream is where it was.
+    let reply = client.request(ClientEvent::Sync { after: seq }).await.unwrap();
+    assert!(matches!(reply, Reply::Sync { ref events, .. } if events.is_empty()), "{reply:?}");
+}
+
+#[tokio::test]
+async fn a_client_that_keeps_sending_garbage_is_closed() {
+    let app = spawn_app().await;
+    let session = app.register("alice").await;
+    let (mut client, _) = app.connect(&session).await;
+    for _ in 0..10 {
+        client.send_text("garbage").await;
+    }
+    assert_eq!(client.closed().await, Ended::Closed(Some(close_code::POLICY)));
+}
+
+#[tokio::test]
+async fn logout_closes_that_sessions_sockets() {
+    let app = spawn_app().await;
+    let session = app.register("alice").await;
+    let (mut client, _) = app.connect(&session).await;
+    let response = app
+        .http
+        .post(app.url("/api/auth/logout"))
+        .bearer_auth(&session.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    assert_eq!(client.closed().await, Ended::Closed(Some(close_code::UNAUTHORIZED)));
+}
+
+#[tokio::test]
+async fn an_oversized_frame_ends_only_that_connection() {
+    let app = spawn_app().await;
+    let session = app.register("alice").await;
+    let (mut big, _) = app.connect(&session).await;
+    let (mut other, _) = app.connect(&session).await;
+    big.send_text("x".repeat(app::model::limits::FRAME_MAX_BYTES + 1)).await;
+    big.closed().await;
+    let reply = other.request(ClientEvent::UsersList).await.unwrap();
+    assert!(matches!(reply, Reply::People { ref people } if people.len() == 1), "{reply:?}");
+}
