@@ -68,8 +68,10 @@ if ! wasm-opt --version 2>/dev/null | grep -q "version $BINARYEN_VERSION"; then
 fi
 
 # Playwright and its TypeScript runner; the browser is Debian's chromium, never a download.
-if [ -f end2end/package-lock.json ] && ! cmp -s end2end/package-lock.json end2end/node_modules/.package-lock.json; then
+LOCK_SUM=$(sha256sum end2end/package-lock.json | cut -d' ' -f1)
+if [ "$(cat end2end/node_modules/.natter-lock.sha256 2>/dev/null)" != "$LOCK_SUM" ]; then
   say "npm: end2end packages"
   (cd end2end && npm ci --silent --no-audit --no-fund)
+  echo "$LOCK_SUM" >end2end/node_modules/.natter-lock.sha256
 fi
 say "ready"

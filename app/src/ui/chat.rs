@@ -98,18 +98,15 @@ fn ChatList() -> impl IntoView {
             <ul class="chats">
                 <For each=rows key=|row| row.clone() let:row>
                     <li>
-                        <a
-                            href="#"
+                        <button
+                            type="button"
                             class="chat-link"
-                            aria-current=move || (store.with(|s| s.selected) == Some(row.0)).then_some("page")
-                            on:click=move |ev| {
-                                ev.prevent_default();
-                                client.update(|s| s.select(row.0));
-                            }
+                            aria-pressed=move || (store.with(|s| s.selected) == Some(row.0)).to_string()
+                            on:click=move |_| client.update(|s| s.select(row.0))
                         >
                             <span class="title">{row.1.clone()}</span>
                             <span class="preview">{row.2.clone()}</span>
-                        </a>
+                        </button>
                     </li>
                 </For>
             </ul>

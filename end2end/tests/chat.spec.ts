@@ -1,0 +1,45 @@
+import { expect, test, type Page } from "@playwright/test";
+import { newPerson, open } from "./helpers";
+
+function messages(page: Page) {
+  return page.getByRole("list", { name: "Messages" });
+}
+
+async function send(page: Page, text: string) {
+  const composer = page.getByRole("textbox", { name: "Message" });
+  await composer.fill(text);
+  await composer.press("Enter");
+  await expect(composer).toHaveValue("");
+}
+
+test("two people chat live, and the history survives a reload", async ({ browser }) => {
+  const ann = await newPerson(browser, "ann");
+  const ben = await newPerson(browser, "ben");
+
+  // Ben signed up after Ann: he appears in her people list without a reload.
+  await ann.page.getByRole("button", { name: `Chat with ${ben.name}` }).click();
+  await expect(ann.page.getByRole("heading", { name: ben.name })).toBeVisible();
+  const greeting = "Hello Ben <b>not bold</b> <img src=x onerror=alert(1)>";
+  await send(ann.page, greeting);
+  await expect(messages(ann.page).getByText(greeting)).toBeVisible();
+
+  // The new chat reaches Ben live; opening it loads the history.
+  await ben.page.getByRole("button", { name: new RegExp(`^${ann.name}`) }).click();
+  await expect(messages(ben.page).getByText(greeting)).toBeVisible();
+
+  // Both ways, without reloading.
+  await send(ben.page, "Hi Ann!");
+  await expect(messages(ann.page).getByText("Hi Ann!")).toBeVisible();
+  await send(ann.page, "How are you?");
+  await expect(messages(ben.page).getByText("How are you?")).toBeVisible();
+
+  // User text is text: the markup above made no elements.
+  await expect(messages(ben.page).locator("b, img")).toHaveCount(0);
+
+  // History survives a reload, in order.
+  await open(ann.page, "/");
+  await expect(ann.page.getByRole("status")).toHaveText("Connected");
+  await ann.page.getByRole("button", { name: new RegExp(`^${ben.name}`) }).click();
+  const bodies = messages(ann.page).locator(".body");
+  await expect(bodies).toHaveText([greeting, "Hi Ann!", "How are you?"]);
+});

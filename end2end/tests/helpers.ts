@@ -1,0 +1,33 @@
+import { expect, type Browser, type Page } from "@playwright/test";
+
+export const PASSWORD = "correct horse";
+
+/** A username no earlier run has taken. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
+}
+
+/** Opens `path` and waits until the page has hydrated, so its controls work. */
+export async function open(page: Page, path: string) {
+  await page.goto(path);
+  await expect(page.locator("body[data-hydrated]")).toBeAttached();
+}
+
+/** Fills and submits the sign-up or log-in form, then waits for the live chat page. */
+export async function authenticate(page: Page, path: "/signup" | "/login", username: string) {
+  await open(page, path);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: path === "/signup" ? "Sign up" : "Log in" }).click();
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.getByRole("status")).toHaveText("Connected");
+}
+
+/** A fresh browser context (its own cookies) signed up as a new person. */
+export async function newPerson(browser: Browser, prefix: string): Promise<{ page: Page; name: string }> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const name = uniqueName(prefix);
+  await authenticate(page, "/signup", name);
+  return { page, name };
+}
