@@ -228,9 +228,10 @@ mod tests {
         let mut checked = 0;
         for block in doc.split("```json").skip(1) {
             let json = block.split("```").next().unwrap().trim();
-            let value: serde_json::Value = serde_json::from_str(json)
-                .unwrap_or_else(|e| panic!("not JSON ({e}):\n{json}"));
-            let parsed = if value.get("id").is_some() && value.get("type").is_some()
+            let value: serde_json::Value =
+                serde_json::from_str(json).unwrap_or_else(|e| panic!("not JSON ({e}):\n{json}"));
+            let parsed = if value.get("id").is_some()
+                && value.get("type").is_some()
                 && !matches!(value["type"].as_str(), Some("reply" | "error"))
             {
                 serde_json::from_value::<Request>(value.clone()).map(|_| ())

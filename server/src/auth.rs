@@ -6,7 +6,9 @@
 use crate::db::{Db, SessionRow};
 use crate::error::{Error, Result};
 use argon2::{
-    password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString},
+    password_hash::{
+        rand_core::OsRng, PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString,
+    },
     Algorithm, Argon2, Params, Version,
 };
 use axum::http::{header, HeaderMap};
@@ -43,7 +45,9 @@ impl PasswordHasher {
     pub fn new(max_concurrent: usize) -> Self {
         Self {
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
-            decoy_hash: hash_now("natter decoy password").expect("hashing works").into(),
+            decoy_hash: hash_now("natter decoy password")
+                .expect("hashing works")
+                .into(),
         }
     }
 
@@ -69,7 +73,11 @@ impl PasswordHasher {
         let matches = self
             .run(move || {
                 PasswordHash::new(&hash)
-                    .map(|parsed| argon2().verify_password(password.as_bytes(), &parsed).is_ok())
+                    .map(|parsed| {
+                        argon2()
+                            .verify_password(password.as_bytes(), &parsed)
+                            .is_ok()
+                    })
                     .unwrap_or(false)
             })
             .await?;
@@ -90,7 +98,10 @@ pub fn token_hash(token: &str) -> String {
 
 /// The token a request presents: `Authorization: Bearer` first, else the session cookie.
 pub fn presented_token(headers: &HeaderMap) -> Option<&str> {
-    if let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    if let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         return value.strip_prefix("Bearer ").map(str::trim);
     }
     headers
@@ -131,9 +142,15 @@ mod tests {
     #[test]
     fn bearer_wins_over_cookie() {
         let mut headers = HeaderMap::new();
-        headers.insert(header::COOKIE, HeaderValue::from_static("a=1; natter_session=from-cookie"));
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; natter_session=from-cookie"),
+        );
         assert_eq!(presented_token(&headers), Some("from-cookie"));
-        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer from-header"));
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer from-header"),
+        );
         assert_eq!(presented_token(&headers), Some("from-header"));
     }
 
@@ -151,8 +168,17 @@ mod tests {
         let hasher = PasswordHasher::new(2);
         let hash = hasher.hash("correct horse".into()).await.unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(hasher.verify("correct horse".into(), Some(hash.clone())).await.unwrap());
-        assert!(!hasher.verify("wrong horse".into(), Some(hash)).await.unwrap());
-        assert!(!hasher.verify("natter decoy password".into(), None).await.unwrap());
+        assert!(hasher
+            .verify("correct horse".into(), Some(hash.clone()))
+            .await
+            .unwrap());
+        assert!(!hasher
+            .verify("wrong horse".into(), Some(hash))
+            .await
+            .unwrap());
+        assert!(!hasher
+            .verify("natter decoy password".into(), None)
+            .await
+            .unwrap());
     }
 }

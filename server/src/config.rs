@@ -4,7 +4,11 @@ use clap::Parser;
 use std::{net::SocketAddr, path::PathBuf};
 
 #[derive(Clone, Debug, Parser)]
-#[command(name = "natter", version, about = "Natter: a self-hosted real-time messenger.")]
+#[command(
+    name = "natter",
+    version,
+    about = "Natter: a self-hosted real-time messenger."
+)]
 pub struct Config {
     /// Address to listen on [default: LEPTOS_SITE_ADDR, else 127.0.0.1:3000].
     #[arg(long, env = "NATTER_LISTEN")]

@@ -90,7 +90,12 @@ impl Hub {
     }
 
     pub fn online_users(&self) -> Vec<UserId> {
-        self.users.lock().expect("hub lock").keys().copied().collect()
+        self.users
+            .lock()
+            .expect("hub lock")
+            .keys()
+            .copied()
+            .collect()
     }
 
     /// Queues `event` for every live connection of `user`.
@@ -122,7 +127,9 @@ impl Hub {
 }
 
 pub fn frame(event: &ServerEvent) -> Utf8Bytes {
-    serde_json::to_string(event).expect("server events always serialize").into()
+    serde_json::to_string(event)
+        .expect("server events always serialize")
+        .into()
 }
 
 fn deliver(handles: &[Handle], frame: &Utf8Bytes) {
@@ -186,7 +193,10 @@ mod tests {
             hub.broadcast_except(UserId(3), &status(5));
             while fast.frames.try_recv().is_ok() {}
         }
-        assert_eq!(slow.close.borrow().as_ref().map(|r| r.code), Some(close_code::SLOW_CONSUMER));
+        assert_eq!(
+            slow.close.borrow().as_ref().map(|r| r.code),
+            Some(close_code::SLOW_CONSUMER)
+        );
         assert!(fast.close.borrow().is_none());
     }
 

@@ -44,18 +44,30 @@ pub async fn health(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn register(State(state): State<AppState>, Body(credentials): Body<Credentials>) -> Result<Response> {
+async fn register(
+    State(state): State<AppState>,
+    Body(credentials): Body<Credentials>,
+) -> Result<Response> {
     let username = credentials.username.trim();
     validate_username(username).map_err(Error::Invalid)?;
     validate_password(&credentials.password).map_err(Error::Invalid)?;
     let hash = state.hasher.hash(credentials.password).await?;
-    let user = state.db.create_user(username, &hash, crate::now_ms()).await?;
+    let user = state
+        .db
+        .create_user(username, &hash, crate::now_ms())
+        .await?;
     tracing::info!(user = %user.id, "registered");
     start_session(&state, user, StatusCode::CREATED).await
 }
 
-async fn login(State(state): State<AppState>, Body(credentials): Body<Credentials>) -> Result<Response> {
-    let found = state.db.find_credentials(credentials.username.trim()).await?;
+async fn login(
+    State(state): State<AppState>,
+    Body(credentials): Body<Credentials>,
+) -> Result<Response> {
+    let found = state
+        .db
+        .find_credentials(credentials.username.trim())
+        .await?;
     let (user, stored) = match found {
         Some((user, hash)) => (Some(user), Some(hash)),
         None => (None, None),
@@ -73,10 +85,20 @@ async fn start_session(state: &AppState, user: User, status: StatusCode) -> Resu
     let lifetime_secs = u64::from(state.settings.session_days) * 24 * 3600;
     state
         .db
-        .create_session(user.id, &auth::token_hash(&token), now, now + lifetime_secs as i64 * 1000)
+        .create_session(
+            user.id,
+            &auth::token_hash(&token),
+            now,
+            now + lifetime_secs as i64 * 1000,
+        )
         .await?;
     let cookie = session_cookie(Some(&token), lifetime_secs, state.settings.secure_cookies);
-    Ok((status, [(header::SET_COOKIE, cookie)], Json(Session { user, token })).into_response())
+    Ok((
+        status,
+        [(header::SET_COOKIE, cookie)],
+        Json(Session { user, token }),
+    )
+        .into_response())
 }
 
 /// Ends the presented session and closes its sockets. Idempotent: without a session it only clears

@@ -54,7 +54,9 @@ impl Application {
         let listener = TcpListener::bind(listen)
             .await
             .map_err(|e| Error::Internal(format!("cannot listen on {listen}: {e}")))?;
-        leptos_options.site_addr = listener.local_addr().map_err(|e| Error::Internal(e.to_string()))?;
+        leptos_options.site_addr = listener
+            .local_addr()
+            .map_err(|e| Error::Internal(e.to_string()))?;
 
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let state = AppState {
@@ -95,7 +97,10 @@ impl Application {
             .with_graceful_shutdown(async move { shutdown.cancelled().await })
             .await?;
         self.state.sockets.close();
-        if tokio::time::timeout(SOCKET_DRAIN, self.state.sockets.wait()).await.is_err() {
+        if tokio::time::timeout(SOCKET_DRAIN, self.state.sockets.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!("some sockets did not close in time");
         }
         self.state.db.close().await;

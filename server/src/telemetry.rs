@@ -8,5 +8,8 @@ pub fn init(filter: &str) {
         EnvFilter::new("info")
     });
     // A second init (tests start many apps in one process) is harmless, so its error is ignored.
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
 }

@@ -4,8 +4,12 @@ use crate::protocol::{ApiError, Credentials, ErrorCode, Session};
 use gloo_net::http::{Request, Response};
 
 async fn post<T: serde::Serialize>(path: &str, body: &T) -> Result<Response, ApiError> {
-    let offline =
-        |e: gloo_net::Error| ApiError::new(ErrorCode::Unavailable, format!("Could not reach the server: {e}"));
+    let offline = |e: gloo_net::Error| {
+        ApiError::new(
+            ErrorCode::Unavailable,
+            format!("Could not reach the server: {e}"),
+        )
+    };
     let response = Request::post(path)
         .json(body)
         .map_err(offline)?
@@ -37,5 +41,7 @@ pub async fn authenticate(register: bool, credentials: &Credentials) -> Result<S
 }
 
 pub async fn logout() -> Result<(), ApiError> {
-    post("/api/auth/logout", &serde_json::json!({})).await.map(drop)
+    post("/api/auth/logout", &serde_json::json!({}))
+        .await
+        .map(drop)
 }

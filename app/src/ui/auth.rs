@@ -22,7 +22,12 @@ fn AuthForm(register: bool) -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let (title, action, other_page, other_label) = if register {
-        ("Create your Natter account", "Sign up", "/login", "I have an account: log in")
+        (
+            "Create your Natter account",
+            "Sign up",
+            "/login",
+            "I have an account: log in",
+        )
     } else {
         ("Log in to Natter", "Log in", "/signup", "New here? Sign up")
     };

@@ -86,7 +86,11 @@ fn ChatList() -> impl IntoView {
             s.chats
                 .iter()
                 .map(|chat| {
-                    let preview = chat.last_message.as_ref().map(|m| m.body.clone()).unwrap_or_default();
+                    let preview = chat
+                        .last_message
+                        .as_ref()
+                        .map(|m| m.body.clone())
+                        .unwrap_or_default();
                     (chat.id, s.chat_title(chat), preview)
                 })
                 .collect::<Vec<_>>()
@@ -135,7 +139,11 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
     let client = expect_context::<ChatClient>();
     let store = client.store;
     let title = move || {
-        store.with(|s| s.chat(chat_id).map(|chat| s.chat_title(chat)).unwrap_or_default())
+        store.with(|s| {
+            s.chat(chat_id)
+                .map(|chat| s.chat_title(chat))
+                .unwrap_or_default()
+        })
     };
     let messages = move || store.with(|s| s.messages.get(&chat_id).cloned().unwrap_or_default());
     let pending = move || {

@@ -263,16 +263,26 @@ impl Store {
     }
 
     fn sort_chats(&mut self) {
-        let activity = |chat: &Chat| chat.last_message.as_ref().map_or(chat.created_at, |m| m.sent_at);
-        self.chats.sort_by_key(|chat| std::cmp::Reverse(activity(chat)));
+        let activity = |chat: &Chat| {
+            chat.last_message
+                .as_ref()
+                .map_or(chat.created_at, |m| m.sent_at)
+        };
+        self.chats
+            .sort_by_key(|chat| std::cmp::Reverse(activity(chat)));
     }
 
     /// Adds a message once, however many times it arrives (reply, push, sync, history).
     fn add_message(&mut self, message: Message) {
         if self.me.as_ref().map(|me| me.id) == Some(message.sender_id) {
-            self.pending.retain(|pending| pending.nonce != message.nonce);
+            self.pending
+                .retain(|pending| pending.nonce != message.nonce);
         }
-        if let Some(chat) = self.chats.iter_mut().find(|chat| chat.id == message.chat_id) {
+        if let Some(chat) = self
+            .chats
+            .iter_mut()
+            .find(|chat| chat.id == message.chat_id)
+        {
             chat.last_message = newer(chat.last_message.take(), Some(message.clone()));
         }
         self.sort_chats();
@@ -391,7 +401,10 @@ mod tests {
         });
         assert!(store.pending.is_empty());
         assert_eq!(store.messages[&ChatId(1)].len(), 1);
-        assert_eq!(store.chats[0].last_message.as_ref().unwrap().id, MessageId(3));
+        assert_eq!(
+            store.chats[0].last_message.as_ref().unwrap().id,
+            MessageId(3)
+        );
     }
 
     #[test]

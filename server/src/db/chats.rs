@@ -78,7 +78,9 @@ impl Db {
         if self.is_member(chat, user).await? {
             Ok(())
         } else {
-            Err(Error::Forbidden("You are not a member of that chat.".into()))
+            Err(Error::Forbidden(
+                "You are not a member of that chat.".into(),
+            ))
         }
     }
 
@@ -90,7 +92,11 @@ impl Db {
         let Some(other) = self.user(other).await? else {
             return Err(Error::NotFound("No such user.".into()));
         };
-        let (low, high) = if me.id < other.id { (me.id, other.id) } else { (other.id, me.id) };
+        let (low, high) = if me.id < other.id {
+            (me.id, other.id)
+        } else {
+            (other.id, me.id)
+        };
         let key = format!("{low}:{high}");
         let mut tx = self.write.begin().await?;
         let created = sqlx::query_scalar::<_, i64>(
@@ -145,8 +151,11 @@ impl Db {
 
     /// Every chat `user` belongs to, with members and newest message.
     pub async fn chats_of(&self, user: UserId) -> Result<Vec<Chat>> {
-        self.chats_where("c.id IN (SELECT chat_id FROM chat_members WHERE user_id = ?)", user.0)
-            .await
+        self.chats_where(
+            "c.id IN (SELECT chat_id FROM chat_members WHERE user_id = ?)",
+            user.0,
+        )
+        .await
     }
 
     /// Chats matching `filter` (SQL over `chats c`, with one bound id), fully loaded in three queries.
@@ -179,8 +188,10 @@ impl Db {
                 username,
             });
         }
-        let mut newest_of: HashMap<i64, Message> =
-            newest.into_iter().map(|row| (row.1, message(row))).collect();
+        let mut newest_of: HashMap<i64, Message> = newest
+            .into_iter()
+            .map(|row| (row.1, message(row)))
+            .collect();
         Ok(chats
             .into_iter()
             .map(|(id, created_at)| Chat {
@@ -228,10 +239,11 @@ impl Db {
                 .ok_or_else(|| Error::Internal("nonce conflict without a message".into()));
         };
         let stored = message(row);
-        let members = sqlx::query_scalar::<_, i64>("SELECT user_id FROM chat_members WHERE chat_id = ?")
-            .bind(chat.0)
-            .fetch_all(&mut *tx)
-            .await?;
+        let members =
+            sqlx::query_scalar::<_, i64>("SELECT user_id FROM chat_members WHERE chat_id = ?")
+                .bind(chat.0)
+                .fetch_all(&mut *tx)
+                .await?;
         let mut fanout = Vec::with_capacity(members.len());
         for member in members {
             let member = UserId(member);
@@ -280,10 +292,12 @@ impl Db {
 
     /// The newest position of `user`'s stream.
     pub async fn last_seq(&self, user: UserId) -> Result<Seq> {
-        Ok(sqlx::query_scalar::<_, i64>("SELECT last_seq FROM users WHERE id = ?")
-            .bind(user.0)
-            .fetch_one(&self.read)
-            .await?)
+        Ok(
+            sqlx::query_scalar::<_, i64>("SELECT last_seq FROM users WHERE id = ?")
+                .bind(user.0)
+                .fetch_one(&self.read)
+                .await?,
+        )
     }
 
     /// Up to `limit` events after `after`, oldest first. A position the stream never had (negative,
@@ -296,7 +310,8 @@ impl Db {
         .bind(user.0)
         .fetch_one(&self.read)
         .await?;
-        let pruned = oldest.is_some_and(|oldest| after < oldest - 1) || (oldest.is_none() && after < last);
+        let pruned =
+            oldest.is_some_and(|oldest| after < oldest - 1) || (oldest.is_none() && after < last);
         if after < 0 || after > last || pruned {
             return Err(Error::ResyncRequired(after));
         }
@@ -313,7 +328,9 @@ impl Db {
         let seq = rows.last().map_or(after, |(seq, _)| *seq);
         let events = rows
             .into_iter()
-            .map(|(_, json)| serde_json::from_str(&json).map_err(|e| Error::Internal(e.to_string())))
+            .map(|(_, json)| {
+                serde_json::from_str(&json).map_err(|e| Error::Internal(e.to_string()))
+            })
             .collect::<Result<_>>()?;
         Ok(StreamPage {
             events,

@@ -153,12 +153,15 @@ async fn ready(state: &AppState, user: &User) -> Result<ServerEvent> {
 
 /// Tells everyone else connected that `user` came online or went offline.
 fn announce(state: &AppState, user: &User, online: bool) {
-    state.hub.broadcast_except(user.id, &ServerEvent::UserStatus {
-        person: app::model::Person {
-            user: user.clone(),
-            online,
+    state.hub.broadcast_except(
+        user.id,
+        &ServerEvent::UserStatus {
+            person: app::model::Person {
+                user: user.clone(),
+                online,
+            },
         },
-    });
+    );
 }
 
 /// Sends a close frame and waits (briefly) for the peer's answer, completing the closing handshake:

@@ -67,7 +67,9 @@ fn parse(text: &str) -> Result<Request, (Option<RequestId>, String)> {
         id: Option<RequestId>,
     }
     serde_json::from_str::<Request>(text).map_err(|error| {
-        let id = serde_json::from_str::<IdOnly>(text).ok().and_then(|frame| frame.id);
+        let id = serde_json::from_str::<IdOnly>(text)
+            .ok()
+            .and_then(|frame| frame.id);
         (id, format!("Unreadable request: {error}."))
     })
 }
@@ -76,7 +78,12 @@ async fn execute(state: &AppState, user: &User, event: ClientEvent) -> Result<(R
     let db = &state.db;
     let now = crate::now_ms();
     Ok(match event {
-        ClientEvent::UsersList => (Reply::People { people: people(state).await? }, Vec::new()),
+        ClientEvent::UsersList => (
+            Reply::People {
+                people: people(state).await?,
+            },
+            Vec::new(),
+        ),
         ClientEvent::ChatOpen { user_id } => {
             let (chat, fanout) = db.open_direct(user, user_id, now).await?;
             (Reply::Chat { chat }, fanout)
@@ -88,7 +95,9 @@ async fn execute(state: &AppState, user: &User, event: ClientEvent) -> Result<(R
         } => {
             check_nonce(&nonce)?;
             check_body(&body)?;
-            let (message, fanout) = db.send_message(user.id, chat_id, &nonce, &body, now).await?;
+            let (message, fanout) = db
+                .send_message(user.id, chat_id, &nonce, &body, now)
+                .await?;
             (Reply::Message { message }, fanout)
         }
         ClientEvent::MessageHistory {
@@ -115,7 +124,9 @@ async fn execute(state: &AppState, user: &User, event: ClientEvent) -> Result<(R
             )
         }
         ClientEvent::Sync { after } => {
-            let page = db.stream_after(user.id, after, limits::SYNC_BATCH_MAX).await?;
+            let page = db
+                .stream_after(user.id, after, limits::SYNC_BATCH_MAX)
+                .await?;
             (
                 Reply::Sync {
                     events: page.events,
@@ -173,8 +184,16 @@ mod tests {
 
     #[test]
     fn a_broken_frame_keeps_its_id_when_it_has_one() {
-        assert_eq!(parse(r#"{"id": 4, "type": "nope"}"#).unwrap_err().0, Some(4));
-        assert_eq!(parse(r#"{"id": 4, "type": "sync", "after": "x"}"#).unwrap_err().0, Some(4));
+        assert_eq!(
+            parse(r#"{"id": 4, "type": "nope"}"#).unwrap_err().0,
+            Some(4)
+        );
+        assert_eq!(
+            parse(r#"{"id": 4, "type": "sync", "after": "x"}"#)
+                .unwrap_err()
+                .0,
+            Some(4)
+        );
         assert_eq!(parse("not json").unwrap_err().0, None);
         let deep = "[".repeat(10_000);
         assert_eq!(parse(&deep).unwrap_err().0, None);
@@ -184,7 +203,10 @@ mod tests {
     fn bodies_and_nonces_are_checked() {
         assert!(check_body("hi").is_ok());
         assert!(matches!(check_body("  \n"), Err(Error::Invalid(_))));
-        assert!(matches!(check_body(&"x".repeat(4001)), Err(Error::TooLarge(_))));
+        assert!(matches!(
+            check_body(&"x".repeat(4001)),
+            Err(Error::TooLarge(_))
+        ));
         assert!(check_nonce("abc-123").is_ok());
         assert!(check_nonce("").is_err());
         assert!(check_nonce(&"n".repeat(65)).is_err());

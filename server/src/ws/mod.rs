@@ -15,10 +15,18 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-pub async fn upgrade(State(state): State<AppState>, headers: HeaderMap, upgrade: WebSocketUpgrade) -> Response {
+pub async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
     if !origin_allowed(&headers, &state.settings.allowed_origins) {
         tracing::warn!(origin = ?headers.get(header::ORIGIN), "refused a WebSocket from a foreign origin");
-        return (StatusCode::FORBIDDEN, "This origin may not open Natter's socket.").into_response();
+        return (
+            StatusCode::FORBIDDEN,
+            "This origin may not open Natter's socket.",
+        )
+            .into_response();
     }
     // An invalid session still gets the upgrade, so the client reads a typed error before the close.
     let session = match auth::authenticate(&state.db, &headers).await {
@@ -51,7 +59,10 @@ fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
             .or_else(|| origin.strip_prefix("https://"))
             .is_some_and(|origin_host| origin_host.eq_ignore_ascii_case(host))
     });
-    same_site || allowed.iter().any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(origin))
+    same_site
+        || allowed
+            .iter()
+            .any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(origin))
 }
 
 #[cfg(test)]
@@ -71,15 +82,30 @@ mod tests {
     #[test]
     fn own_origin_and_configured_ones_pass() {
         let extra = vec!["https://chat.example.org".to_string()];
-        assert!(origin_allowed(&headers(Some("http://127.0.0.1:3000"), "127.0.0.1:3000"), &[]));
-        assert!(origin_allowed(&headers(Some("https://chat.example.org"), "10.0.0.1"), &extra));
+        assert!(origin_allowed(
+            &headers(Some("http://127.0.0.1:3000"), "127.0.0.1:3000"),
+            &[]
+        ));
+        assert!(origin_allowed(
+            &headers(Some("https://chat.example.org"), "10.0.0.1"),
+            &extra
+        ));
         assert!(origin_allowed(&headers(None, "127.0.0.1:3000"), &[]));
     }
 
     #[test]
     fn foreign_origins_fail() {
-        assert!(!origin_allowed(&headers(Some("http://evil.test"), "127.0.0.1:3000"), &[]));
-        assert!(!origin_allowed(&headers(Some("http://127.0.0.1:3001"), "127.0.0.1:3000"), &[]));
-        assert!(!origin_allowed(&headers(Some("null"), "127.0.0.1:3000"), &[]));
+        assert!(!origin_allowed(
+            &headers(Some("http://evil.test"), "127.0.0.1:3000"),
+            &[]
+        ));
+        assert!(!origin_allowed(
+            &headers(Some("http://127.0.0.1:3001"), "127.0.0.1:3000"),
+            &[]
+        ));
+        assert!(!origin_allowed(
+            &headers(Some("null"), "127.0.0.1:3000"),
+            &[]
+        ));
     }
 }

@@ -6,11 +6,19 @@ use app::protocol::{ApiError, ErrorCode, Session};
 async fn register_login_and_logout() {
     let app = spawn_app().await;
 
-    let response = app.post_credentials("/api/auth/register", "alice", "correct horse").await;
+    let response = app
+        .post_credentials("/api/auth/register", "alice", "correct horse")
+        .await;
     assert_eq!(response.status(), 201);
-    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_string();
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(cookie.starts_with("natter_session="), "{cookie}");
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
     let registered: Session = response.json().await.unwrap();
     assert_eq!(registered.user.username, "alice");
 
@@ -21,10 +29,15 @@ async fn register_login_and_logout() {
     let who: User = me(registered.token.clone()).await.json().await.unwrap();
     assert_eq!(who, registered.user);
 
-    let response = app.post_credentials("/api/auth/login", "ALICE", "correct horse").await;
+    let response = app
+        .post_credentials("/api/auth/login", "ALICE", "correct horse")
+        .await;
     assert_eq!(response.status(), 200, "usernames match in any case");
     let second: Session = response.json().await.unwrap();
-    assert_ne!(second.token, registered.token, "each login is its own session");
+    assert_ne!(
+        second.token, registered.token,
+        "each login is its own session"
+    );
 
     let response = app
         .http
@@ -34,9 +47,20 @@ async fn register_login_and_logout() {
         .await
         .unwrap();
     assert_eq!(response.status(), 204);
-    assert!(response.headers()["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
-    assert_eq!(me(second.token).await.status(), 401, "the logged-out session is gone");
-    assert_eq!(me(registered.token).await.status(), 200, "other sessions live on");
+    assert!(response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
+    assert_eq!(
+        me(second.token).await.status(),
+        401,
+        "the logged-out session is gone"
+    );
+    assert_eq!(
+        me(registered.token).await.status(),
+        200,
+        "other sessions live on"
+    );
 }
 
 #[tokio::test]
@@ -58,7 +82,9 @@ async fn wrong_passwords_and_unknown_users_get_the_same_answer() {
     let app = spawn_app().await;
     app.register("bob").await;
     for (username, password) in [("bob", "wrong horse"), ("nobody", "correct horse")] {
-        let response = app.post_credentials("/api/auth/login", username, password).await;
+        let response = app
+            .post_credentials("/api/auth/login", username, password)
+            .await;
         assert_eq!(response.status(), 401);
         let error: ApiError = response.json().await.unwrap();
         assert_eq!(error.code, ErrorCode::Unauthorized);
@@ -77,7 +103,9 @@ async fn bad_registrations_are_refused_with_a_reason() {
         ("erin", "short", 400, ErrorCode::Invalid),
     ];
     for (username, password, status, code) in cases {
-        let response = app.post_credentials("/api/auth/register", username, password).await;
+        let response = app
+            .post_credentials("/api/auth/register", username, password)
+            .await;
         assert_eq!(response.status(), status, "{username}");
         let error: ApiError = response.json().await.unwrap();
         assert_eq!(error.code, code, "{username}");
@@ -92,7 +120,16 @@ async fn bad_registrations_are_refused_with_a_reason() {
         .await
         .unwrap();
     assert_eq!(response.status(), 400);
-    assert_eq!(response.json::<ApiError>().await.unwrap().code, ErrorCode::Invalid);
-    let response = app.post_credentials("/api/auth/login", "erin", "correct horse").await;
-    assert_eq!(response.status(), 401, "no refused registration created an account");
+    assert_eq!(
+        response.json::<ApiError>().await.unwrap().code,
+        ErrorCode::Invalid
+    );
+    let response = app
+        .post_credentials("/api/auth/login", "erin", "correct horse")
+        .await;
+    assert_eq!(
+        response.status(),
+        401,
+        "no refused registration created an account"
+    );
 }

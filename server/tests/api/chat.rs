@@ -5,13 +5,21 @@ use app::model::{Chat, ChatId, Message, Seq, UserId};
 use app::protocol::{ApiError, ClientEvent, ErrorCode, Reply, ServerEvent, Session};
 
 async fn open(client: &mut Client, with: UserId) -> Chat {
-    match client.request(ClientEvent::ChatOpen { user_id: with }).await {
+    match client
+        .request(ClientEvent::ChatOpen { user_id: with })
+        .await
+    {
         Ok(Reply::Chat { chat }) => chat,
         other => panic!("expected a chat, got {other:?}"),
     }
 }
 
-async fn send(client: &mut Client, chat: ChatId, nonce: &str, body: &str) -> Result<Message, ApiError> {
+async fn send(
+    client: &mut Client,
+    chat: ChatId,
+    nonce: &str,
+    body: &str,
+) -> Result<Message, ApiError> {
     let reply = client
         .request(ClientEvent::MessageSend {
             chat_id: chat,
@@ -71,9 +79,15 @@ async fn two_people_exchange_messages_live() {
         ServerEvent::ChatNew { chat: pushed, .. } => assert_eq!(pushed.id, chat.id),
         other => panic!("expected chat:new, got {other:?}"),
     }
-    assert_eq!(open(&mut b, alice.user.id).await.id, chat.id, "one direct chat per pair");
+    assert_eq!(
+        open(&mut b, alice.user.id).await.id,
+        chat.id,
+        "one direct chat per pair"
+    );
 
-    let sent = send(&mut a, chat.id, "a-1", "Hi Bob <b>!</b>").await.unwrap();
+    let sent = send(&mut a, chat.id, "a-1", "Hi Bob <b>!</b>")
+        .await
+        .unwrap();
     assert_eq!(sent.body, "Hi Bob <b>!</b>", "text is stored as sent");
     match b.stream_push().await {
         ServerEvent::MessageNew { message, .. } => assert_eq!(message, sent),
@@ -101,14 +115,23 @@ async fn a_retried_nonce_returns_the_original_message() {
     let Pair { app, alice, bob } = pair().await;
     let (mut a, _) = app.connect(&alice).await;
     let chat = open(&mut a, bob.user.id).await;
-    let first = send(&mut a, chat.id, "same-nonce", "only once").await.unwrap();
-    let again = send(&mut a, chat.id, "same-nonce", "only once").await.unwrap();
+    let first = send(&mut a, chat.id, "same-nonce", "only once")
+        .await
+        .unwrap();
+    let again = send(&mut a, chat.id, "same-nonce", "only once")
+        .await
+        .unwrap();
     drop(a);
     let (mut other_socket, _) = app.connect(&alice).await;
-    let from_new_socket = send(&mut other_socket, chat.id, "same-nonce", "only once").await.unwrap();
+    let from_new_socket = send(&mut other_socket, chat.id, "same-nonce", "only once")
+        .await
+        .unwrap();
     assert_eq!(again, first);
     assert_eq!(from_new_socket, first);
-    assert_eq!(history(&mut other_socket, chat.id).await.unwrap(), vec![first]);
+    assert_eq!(
+        history(&mut other_socket, chat.id).await.unwrap(),
+        vec![first]
+    );
 }
 
 #[tokio::test]
@@ -125,7 +148,11 @@ async fn a_non_member_can_neither_read_nor_send() {
     let refused = history(&mut m, chat.id).await.unwrap_err();
     assert_eq!(refused.code, ErrorCode::Forbidden);
     let missing = history(&mut m, ChatId(9999)).await.unwrap_err();
-    assert_eq!(missing.code, ErrorCode::Forbidden, "absent chats look the same as others' chats");
+    assert_eq!(
+        missing.code,
+        ErrorCode::Forbidden,
+        "absent chats look the same as others' chats"
+    );
 
     let messages = history(&mut a, chat.id).await.unwrap();
     assert_eq!(messages.len(), 1, "nothing was written");
@@ -153,7 +180,10 @@ async fn bad_sends_are_refused_and_store_nothing() {
         ("n2", "x".repeat(4001), ErrorCode::TooLarge),
     ];
     for (nonce, body, code) in cases {
-        assert_eq!(send(&mut a, chat.id, nonce, &body).await.unwrap_err().code, code);
+        assert_eq!(
+            send(&mut a, chat.id, nonce, &body).await.unwrap_err().code,
+            code
+        );
     }
     let refused = open_error(&mut a, alice.user.id).await;
     assert_eq!(refused.code, ErrorCode::Invalid, "no chat with oneself");
@@ -176,19 +206,28 @@ async fn history_pages_back_through_older_messages() {
     let chat = open(&mut a, bob.user.id).await;
     let mut sent = Vec::new();
     for n in 0..5 {
-        sent.push(send(&mut a, chat.id, &format!("n{n}"), &format!("message {n}")).await.unwrap());
+        sent.push(
+            send(&mut a, chat.id, &format!("n{n}"), &format!("message {n}"))
+                .await
+                .unwrap(),
+        );
     }
     let page = |before| ClientEvent::MessageHistory {
         chat_id: chat.id,
         before,
         limit: Some(2),
     };
-    let Reply::History { messages, has_more, .. } = a.request(page(None)).await.unwrap() else {
+    let Reply::History {
+        messages, has_more, ..
+    } = a.request(page(None)).await.unwrap()
+    else {
         panic!()
     };
     assert_eq!(messages, vec![sent[4].clone(), sent[3].clone()]);
     assert!(has_more);
-    let Reply::History { messages, has_more, .. } = a.request(page(Some(sent[1].id))).await.unwrap()
+    let Reply::History {
+        messages, has_more, ..
+    } = a.request(page(Some(sent[1].id))).await.unwrap()
     else {
         panic!()
     };
@@ -214,23 +253,40 @@ async fn a_reconnecting_client_syncs_what_it_missed() {
     drop(b);
 
     let chat = open(&mut a, bob.user.id).await;
-    let missed = send(&mut a, chat.id, "while-away", "you missed this").await.unwrap();
+    let missed = send(&mut a, chat.id, "while-away", "you missed this")
+        .await
+        .unwrap();
 
     let (mut b, ready) = app.connect(&bob).await;
     assert_eq!(seq_of(&ready), bob_seq + 2, "chat:new and message:new");
-    let Reply::Sync { events, seq, has_more } =
-        b.request(ClientEvent::Sync { after: bob_seq }).await.unwrap()
+    let Reply::Sync {
+        events,
+        seq,
+        has_more,
+    } = b
+        .request(ClientEvent::Sync { after: bob_seq })
+        .await
+        .unwrap()
     else {
         panic!()
     };
     assert_eq!(seq, bob_seq + 2);
     assert!(!has_more);
-    assert!(matches!(&events[0], ServerEvent::ChatNew { chat: c, seq } if c.id == chat.id && *seq == bob_seq + 1));
+    assert!(
+        matches!(&events[0], ServerEvent::ChatNew { chat: c, seq } if c.id == chat.id && *seq == bob_seq + 1)
+    );
     assert!(matches!(&events[1], ServerEvent::MessageNew { message, .. } if *message == missed));
 
     for position in [-1, seq + 1, i64::MAX] {
-        let refused = b.request(ClientEvent::Sync { after: position }).await.unwrap_err();
-        assert_eq!(refused.code, ErrorCode::ResyncRequired, "position {position}");
+        let refused = b
+            .request(ClientEvent::Sync { after: position })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            refused.code,
+            ErrorCode::ResyncRequired,
+            "position {position}"
+        );
     }
 }
 
@@ -238,9 +294,14 @@ async fn a_reconnecting_client_syncs_what_it_missed() {
 async fn people_show_who_is_online() {
     let Pair { app, alice, bob } = pair().await;
     let (mut a, ready) = app.connect(&alice).await;
-    let ServerEvent::Ready { people, .. } = ready else { unreachable!() };
+    let ServerEvent::Ready { people, .. } = ready else {
+        unreachable!()
+    };
     let bob_online = |people: &[app::model::Person]| {
-        people.iter().find(|p| p.user.id == bob.user.id).map(|p| p.online)
+        people
+            .iter()
+            .find(|p| p.user.id == bob.user.id)
+            .map(|p| p.online)
     };
     assert_eq!(bob_online(&people), Some(false));
 
@@ -249,7 +310,9 @@ async fn people_show_who_is_online() {
         ServerEvent::UserStatus { person } => assert!(person.online && person.user == bob.user),
         other => panic!("expected user:status, got {other:?}"),
     }
-    let Reply::People { people } = a.request(ClientEvent::UsersList).await.unwrap() else { panic!() };
+    let Reply::People { people } = a.request(ClientEvent::UsersList).await.unwrap() else {
+        panic!()
+    };
     assert_eq!(bob_online(&people), Some(true));
     drop(b);
     match a.push().await {

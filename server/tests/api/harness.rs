@@ -68,7 +68,10 @@ impl TestApp {
     pub async fn stop(&mut self) {
         self.shutdown.cancel();
         if let Some(server) = self.server.take() {
-            server.await.expect("server task").expect("server stops cleanly");
+            server
+                .await
+                .expect("server task")
+                .expect("server stops cleanly");
         }
     }
 
@@ -79,7 +82,12 @@ impl TestApp {
         start(data_dir).await
     }
 
-    pub async fn post_credentials(&self, path: &str, username: &str, password: &str) -> reqwest::Response {
+    pub async fn post_credentials(
+        &self,
+        path: &str,
+        username: &str,
+        password: &str,
+    ) -> reqwest::Response {
         self.http
             .post(self.url(path))
             .json(&Credentials {
@@ -107,7 +115,10 @@ impl TestApp {
             .await
             .expect("handshake accepted");
         let ready = client.next_event().await;
-        assert!(matches!(ready, ServerEvent::Ready { .. }), "first frame is ready: {ready:?}");
+        assert!(
+            matches!(ready, ServerEvent::Ready { .. }),
+            "first frame is ready: {ready:?}"
+        );
         (client, ready)
     }
 
@@ -115,7 +126,9 @@ impl TestApp {
         &self,
         headers: &[(&'static str, String)],
     ) -> Result<Client, tokio_tungstenite::tungstenite::Error> {
-        let mut request = format!("ws://{}/ws", self.addr).into_client_request().unwrap();
+        let mut request = format!("ws://{}/ws", self.addr)
+            .into_client_request()
+            .unwrap();
         for (name, value) in headers {
             request
                 .headers_mut()
@@ -189,7 +202,10 @@ impl Client {
         loop {
             match self.next_event().await {
                 ServerEvent::Reply { id: got, result } if got == id => return Ok(result),
-                ServerEvent::Error { id: Some(got), error } if got == id => return Err(error),
+                ServerEvent::Error {
+                    id: Some(got),
+                    error,
+                } if got == id => return Err(error),
                 push => self.pushes.push_back(push),
             }
         }

@@ -23,7 +23,12 @@ async fn messages_survive_a_restart() {
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
     let (mut a, _) = app.connect(&alice).await;
-    let Reply::Chat { chat } = a.request(ClientEvent::ChatOpen { user_id: bob.user.id }).await.unwrap()
+    let Reply::Chat { chat } = a
+        .request(ClientEvent::ChatOpen {
+            user_id: bob.user.id,
+        })
+        .await
+        .unwrap()
     else {
         panic!()
     };
@@ -32,23 +37,31 @@ async fn messages_survive_a_restart() {
         nonce: "before-restart".into(),
         body: "durable".into(),
     };
-    let Reply::Message { message } = a.request(send.clone()).await.unwrap() else { panic!() };
+    let Reply::Message { message } = a.request(send.clone()).await.unwrap() else {
+        panic!()
+    };
 
     let app = app.restart().await;
     let (mut b, ready) = app.connect(&bob).await;
-    let ServerEvent::Ready { chats, .. } = ready else { unreachable!() };
+    let ServerEvent::Ready { chats, .. } = ready else {
+        unreachable!()
+    };
     assert_eq!(chats[0].last_message.as_ref(), Some(&message));
     let history = ClientEvent::MessageHistory {
         chat_id: chat.id,
         before: None,
         limit: None,
     };
-    let Reply::History { messages, .. } = b.request(history).await.unwrap() else { panic!() };
+    let Reply::History { messages, .. } = b.request(history).await.unwrap() else {
+        panic!()
+    };
     assert_eq!(messages, vec![message.clone()]);
 
     // A retry of the acknowledged send after the restart still yields the one stored copy.
     let (mut a, _) = app.connect(&alice).await;
-    let Reply::Message { message: retried } = a.request(send).await.unwrap() else { panic!() };
+    let Reply::Message { message: retried } = a.request(send).await.unwrap() else {
+        panic!()
+    };
     assert_eq!(retried, message);
 }
 

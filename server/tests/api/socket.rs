@@ -7,13 +7,21 @@ use tokio_tungstenite::tungstenite::Error as WsError;
 #[tokio::test]
 async fn a_handshake_without_a_session_gets_an_error_and_a_close() {
     let app = spawn_app().await;
-    for headers in [vec![], vec![("authorization", "Bearer not-a-token".to_string())]] {
+    for headers in [
+        vec![],
+        vec![("authorization", "Bearer not-a-token".to_string())],
+    ] {
         let mut client = app.try_connect(&headers).await.expect("upgraded");
         match client.next_event().await {
-            ServerEvent::Error { id: None, error } => assert_eq!(error.code, ErrorCode::Unauthorized),
+            ServerEvent::Error { id: None, error } => {
+                assert_eq!(error.code, ErrorCode::Unauthorized)
+            }
             other => panic!("expected an unauthorized error, got {other:?}"),
         }
-        assert_eq!(client.closed().await, Ended::Closed(Some(close_code::UNAUTHORIZED)));
+        assert_eq!(
+            client.closed().await,
+            Ended::Closed(Some(close_code::UNAUTHORIZED))
+        );
     }
 }
 
@@ -23,7 +31,10 @@ async fn a_foreign_origin_is_refused_before_the_upgrade() {
     let session = app.register("alice").await;
     let cookie = format!("natter_session={}", session.token);
     let refused = app
-        .try_connect(&[("cookie", cookie.clone()), ("origin", "http://evil.example".into())])
+        .try_connect(&[
+            ("cookie", cookie.clone()),
+            ("origin", "http://evil.example".into()),
+        ])
         .await;
     match refused {
         Err(WsError::Http(response)) => assert_eq!(response.status(), 403),
@@ -41,13 +52,21 @@ async fn malformed_frames_get_error_replies_and_change_nothing() {
     let app = spawn_app().await;
     let session = app.register("alice").await;
     let (mut client, ready) = app.connect(&session).await;
-    let ServerEvent::Ready { seq, .. } = ready else { unreachable!() };
+    let ServerEvent::Ready { seq, .. } = ready else {
+        unreachable!()
+    };
 
     let cases = [
         ("{not json", None),
         (r#"{"id": 7, "type": "chat:explode"}"#, Some(7)),
-        (r#"{"id": 8, "type": "message:send", "chat_id": "one", "nonce": "n", "body": "x"}"#, Some(8)),
-        (r#"{"id": 9, "type": "message:send", "chat_id": 1}"#, Some(9)),
+        (
+            r#"{"id": 8, "type": "message:send", "chat_id": "one", "nonce": "n", "body": "x"}"#,
+            Some(8),
+        ),
+        (
+            r#"{"id": 9, "type": "message:send", "chat_id": 1}"#,
+            Some(9),
+        ),
         (r#"{"type": "users:list"}"#, None),
         (r#"{"id": 1e400, "type": "users:list"}"#, None),
     ];
@@ -63,11 +82,20 @@ async fn malformed_frames_get_error_replies_and_change_nothing() {
     }
     let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
     client.send_text(deep).await;
-    assert!(matches!(client.next_event().await, ServerEvent::Error { id: None, .. }));
+    assert!(matches!(
+        client.next_event().await,
+        ServerEvent::Error { id: None, .. }
+    ));
 
     // Still connected and nothing was written: the stream is where it was.
-    let reply = client.request(ClientEvent::Sync { after: seq }).await.unwrap();
-    assert!(matches!(reply, Reply::Sync { ref events, .. } if events.is_empty()), "{reply:?}");
+    let reply = client
+        .request(ClientEvent::Sync { after: seq })
+        .await
+        .unwrap();
+    assert!(
+        matches!(reply, Reply::Sync { ref events, .. } if events.is_empty()),
+        "{reply:?}"
+    );
 }
 
 #[tokio::test]
@@ -78,7 +106,10 @@ async fn a_client_that_keeps_sending_garbage_is_closed() {
     for _ in 0..10 {
         client.send_text("garbage").await;
     }
-    assert_eq!(client.closed().await, Ended::Closed(Some(close_code::POLICY)));
+    assert_eq!(
+        client.closed().await,
+        Ended::Closed(Some(close_code::POLICY))
+    );
 }
 
 #[tokio::test]
@@ -94,7 +125,10 @@ async fn logout_closes_that_sessions_sockets() {
         .await
         .unwrap();
     assert_eq!(response.status(), 204);
-    assert_eq!(client.closed().await, Ended::Closed(Some(close_code::UNAUTHORIZED)));
+    assert_eq!(
+        client.closed().await,
+        Ended::Closed(Some(close_code::UNAUTHORIZED))
+    );
 }
 
 #[tokio::test]
@@ -103,8 +137,12 @@ async fn an_oversized_frame_ends_only_that_connection() {
     let session = app.register("alice").await;
     let (mut big, _) = app.connect(&session).await;
     let (mut other, _) = app.connect(&session).await;
-    big.send_text("x".repeat(app::model::limits::FRAME_MAX_BYTES + 1)).await;
+    big.send_text("x".repeat(app::model::limits::FRAME_MAX_BYTES + 1))
+        .await;
     big.closed().await;
     let reply = other.request(ClientEvent::UsersList).await.unwrap();
-    assert!(matches!(reply, Reply::People { ref people } if people.len() == 1), "{reply:?}");
+    assert!(
+        matches!(reply, Reply::People { ref people } if people.len() == 1),
+        "{reply:?}"
+    );
 }

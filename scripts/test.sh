@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Every test Natter has: formatting and lints, Rust unit and integration tests, then the Playwright
+# specs in Debian's chromium against a dev build served by cargo-leptos on a throwaway database.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+
+cargo fmt --all --check
+cargo clippy -p app -p server --all-targets -- -D warnings
+cargo test -p app -p server
+
+E2E_DATA=$(mktemp -d)
+trap 'rm -rf "$E2E_DATA"' EXIT
+NATTER_DATA_DIR="$E2E_DATA" cargo leptos end-to-end
