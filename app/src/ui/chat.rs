@@ -159,6 +159,27 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
     let me = move || store.with(|s| s.me.as_ref().map(|me| me.id));
     let draft = RwSignal::new(String::new());
 
+    // Follow the conversation: scroll to the end when a newer message or a pending one appears, but
+    // not when older history is loaded above.
+    let list = NodeRef::<leptos::html::Ol>::new();
+    let newest = move || {
+        store.with(|s| {
+            let newest = s
+                .messages
+                .get(&chat_id)
+                .and_then(|m| m.last())
+                .map(|m| m.id);
+            let pending = s.pending.iter().filter(|p| p.chat_id == chat_id).count();
+            (newest, pending)
+        })
+    };
+    Effect::new(move || {
+        newest();
+        if let Some(list) = list.get() {
+            list.set_scroll_top(list.scroll_height());
+        }
+    });
+
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         let body = draft.get_untracked().trim().to_string();
@@ -178,7 +199,7 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
                     "Load older messages"
                 </button>
             </Show>
-            <ol class="messages" aria-label="Messages" aria-live="polite">
+            <ol class="messages" aria-label="Messages" aria-live="polite" node_ref=list>
                 <For each=messages key=|message| message.id let:message>
                     <MessageRow message=message.clone() mine=me() == Some(message.sender_id)/>
                 </For>
