@@ -1,10 +1,8 @@
 //! Building the application from its configuration, serving it, and stopping it gracefully.
 
-use crate::auth::PasswordHasher;
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::{Error, Result};
-use crate::hub::Hub;
 use crate::state::{AppState, Settings};
 use crate::{routes, ws};
 use app::{shell, App};
@@ -15,9 +13,9 @@ use axum::{
 };
 use leptos::config::get_configuration;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, time::Duration};
 use tokio::net::TcpListener;
-use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tokio_util::sync::CancellationToken;
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::TraceLayer,
@@ -58,20 +56,12 @@ impl Application {
             .local_addr()
             .map_err(|e| Error::Internal(e.to_string()))?;
 
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let state = AppState {
-            db,
-            hub: Arc::new(Hub::default()),
-            hasher: PasswordHasher::new(cores),
-            settings: Arc::new(Settings {
-                allowed_origins: config.allowed_origins.clone(),
-                secure_cookies: config.secure_cookies,
-                session_days: config.session_days,
-            }),
-            leptos_options,
-            shutdown: CancellationToken::new(),
-            sockets: TaskTracker::new(),
+        let settings = Settings {
+            allowed_origins: config.allowed_origins.clone(),
+            secure_cookies: config.secure_cookies,
+            session_days: config.session_days,
         };
+        let state = AppState::new(db, settings, leptos_options);
         Ok(Self {
             router: router(state.clone()),
             listener,

@@ -19,6 +19,21 @@ pub struct AppState {
     pub sockets: TaskTracker,
 }
 
+impl AppState {
+    pub fn new(db: Db, settings: Settings, leptos_options: LeptosOptions) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            db,
+            hub: Arc::new(Hub::default()),
+            hasher: PasswordHasher::new(cores),
+            settings: Arc::new(settings),
+            leptos_options,
+            shutdown: CancellationToken::new(),
+            sockets: TaskTracker::new(),
+        }
+    }
+}
+
 /// Settings handlers need, derived from the configuration at start.
 #[derive(Debug)]
 pub struct Settings {

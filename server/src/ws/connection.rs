@@ -186,3 +186,170 @@ where
     };
     let _ = tokio::time::timeout(CLOSE_HANDSHAKE, handshake).await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Db;
+    use crate::state::Settings;
+    use app::protocol::{ClientEvent, Reply, Request};
+    use futures::channel::mpsc;
+    use std::convert::Infallible;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    /// A socket made of two channels: what the test sends is what the loop reads, and what the loop
+    /// writes the test reads.
+    struct ChannelSocket {
+        incoming: mpsc::UnboundedReceiver<Result<Message, Infallible>>,
+        outgoing: mpsc::UnboundedSender<Message>,
+    }
+
+    impl Stream for ChannelSocket {
+        type Item = Result<Message, Infallible>;
+        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            Pin::new(&mut self.incoming).poll_next(cx)
+        }
+    }
+
+    impl Sink<Message> for ChannelSocket {
+        type Error = mpsc::SendError;
+        fn poll_ready(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Result<(), Self::Error>> {
+            Pin::new(&mut self.outgoing).poll_ready(cx)
+        }
+        fn start_send(mut self: Pin<&mut Self>, item: Message) -> Result<(), Self::Error> {
+            Pin::new(&mut self.outgoing).start_send(item)
+        }
+        fn poll_flush(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Result<(), Self::Error>> {
+            Pin::new(&mut self.outgoing).poll_flush(cx)
+        }
+        fn poll_close(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Result<(), Self::Error>> {
+            Pin::new(&mut self.outgoing).poll_close(cx)
+        }
+    }
+
+    struct Peer {
+        to_server: mpsc::UnboundedSender<Result<Message, Infallible>>,
+        from_server: mpsc::UnboundedReceiver<Message>,
+    }
+
+    impl Peer {
+        async fn event(&mut self) -> ServerEvent {
+            match self.from_server.next().await {
+                Some(Message::Text(text)) => serde_json::from_str(text.as_str()).unwrap(),
+                other => panic!("expected a text frame, got {other:?}"),
+            }
+        }
+
+        fn send(&self, text: &str) {
+            self.to_server
+                .unbounded_send(Ok(Message::Text(text.into())))
+                .unwrap();
+        }
+    }
+
+    fn socket() -> (ChannelSocket, Peer) {
+        let (to_server, incoming) = mpsc::unbounded();
+        let (outgoing, from_server) = mpsc::unbounded();
+        (
+            ChannelSocket { incoming, outgoing },
+            Peer {
+                to_server,
+                from_server,
+            },
+        )
+    }
+
+    async fn state(dir: &tempfile::TempDir) -> AppState {
+        let db = Db::open(&format!("sqlite://{}/test.db", dir.path().display()))
+            .await
+            .unwrap();
+        let settings = Settings {
+            allowed_origins: Vec::new(),
+            secure_cookies: false,
+            session_days: 1,
+        };
+        AppState::new(
+            db,
+            settings,
+            leptos::config::LeptosOptions::builder()
+                .output_name("natter")
+                .build(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_session_gets_ready_then_one_reply_per_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(&dir).await;
+        let user = state
+            .db
+            .create_user("alice", "not-a-real-hash", 0)
+            .await
+            .unwrap();
+        let session = SessionRow {
+            id: 1,
+            user: user.clone(),
+        };
+        let (socket, mut peer) = socket();
+        let served = tokio::spawn(serve(socket, Ok(session), state.clone()));
+
+        match peer.event().await {
+            ServerEvent::Ready { user: me, seq, .. } => assert_eq!((me, seq), (user.clone(), 0)),
+            other => panic!("expected ready, got {other:?}"),
+        }
+        assert_eq!(state.hub.online_users(), vec![user.id]);
+
+        let request = Request {
+            id: 7,
+            event: ClientEvent::UsersList,
+        };
+        peer.send(&serde_json::to_string(&request).unwrap());
+        match peer.event().await {
+            ServerEvent::Reply {
+                id: 7,
+                result: Reply::People { people },
+            } => assert_eq!(people.len(), 1),
+            other => panic!("expected the people reply, got {other:?}"),
+        }
+        peer.send("{oops");
+        assert!(matches!(
+            peer.event().await,
+            ServerEvent::Error { id: None, .. }
+        ));
+
+        // The peer goes away: the loop ends and the user is offline.
+        drop(peer.to_server);
+        served.await.unwrap();
+        assert!(state.hub.online_users().is_empty());
+    }
+
+    #[tokio::test]
+    async fn no_session_means_an_error_then_close_4001() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(&dir).await;
+        let (socket, mut peer) = socket();
+        let served = tokio::spawn(serve(socket, Err("Log in first.".into()), state));
+        match peer.event().await {
+            ServerEvent::Error { id: None, error } => {
+                assert_eq!(error.code, ErrorCode::Unauthorized)
+            }
+            other => panic!("expected unauthorized, got {other:?}"),
+        }
+        match peer.from_server.next().await {
+            Some(Message::Close(Some(frame))) => assert_eq!(frame.code, close_code::UNAUTHORIZED),
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+        drop(peer.to_server);
+        served.await.unwrap();
+    }
+}
