@@ -5,6 +5,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod hub;
+pub mod pages;
 pub mod routes;
 pub mod startup;
 pub mod state;

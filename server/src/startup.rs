@@ -4,7 +4,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::state::{AppState, Settings};
-use crate::{routes, ws};
+use crate::{pages, routes, ws};
 use app::{shell, App};
 use axum::{
     http::{HeaderName, Request},
@@ -109,6 +109,10 @@ pub fn router(state: AppState) -> Router {
         .nest("/api", routes::api())
         .leptos_routes(&state, routes, move || shell(leptos_options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            pages::redirect_by_session,
+        ))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let id = request

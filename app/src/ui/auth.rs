@@ -1,6 +1,6 @@
 //! Sign-up and log-in pages.
 
-use super::api;
+use super::{api, paths};
 use crate::model::{validate_password, validate_username};
 use crate::protocol::Credentials;
 use leptos::{ev::SubmitEvent, prelude::*};
@@ -25,11 +25,16 @@ fn AuthForm(register: bool) -> impl IntoView {
         (
             "Create your Natter account",
             "Sign up",
-            "/login",
+            paths::LOGIN,
             "I have an account: log in",
         )
     } else {
-        ("Log in to Natter", "Log in", "/signup", "New here? Sign up")
+        (
+            "Log in to Natter",
+            "Log in",
+            paths::SIGNUP,
+            "New here? Sign up",
+        )
     };
 
     let on_submit = move |ev: SubmitEvent| {
@@ -51,7 +56,7 @@ fn AuthForm(register: bool) -> impl IntoView {
         leptos::task::spawn_local(async move {
             match api::authenticate(register, &credentials).await {
                 Ok(_) => {
-                    let _ = window().location().set_href("/");
+                    let _ = window().location().set_href(paths::CHAT);
                 }
                 Err(problem) => {
                     error.set(Some(problem.message));

@@ -20,7 +20,7 @@ pub fn ChatPage() -> impl IntoView {
                 store.update(|s| s.notice = Some(problem.message));
                 return;
             }
-            let _ = window().location().set_href("/login");
+            let _ = window().location().set_href(super::paths::LOGIN);
         });
     };
 

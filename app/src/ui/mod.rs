@@ -13,6 +13,14 @@ use leptos_router::{
     path,
 };
 
+/// The app's pages. The server sends people without a session from the chat to the log-in page, and
+/// people with one from the forms to the chat.
+pub mod paths {
+    pub const CHAT: &str = "/";
+    pub const LOGIN: &str = "/login";
+    pub const SIGNUP: &str = "/signup";
+}
+
 /// The HTML document the server renders around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {

@@ -64,7 +64,7 @@ impl ChatClient {
             loop {
                 match self.run_connection().await {
                     Ended::LoggedOut => {
-                        let _ = window().location().set_href("/login");
+                        let _ = window().location().set_href(super::paths::LOGIN);
                         return;
                     }
                     Ended::Dropped { was_ready } => {

@@ -18,6 +18,40 @@ async fn health_and_pages_answer() {
 }
 
 #[tokio::test]
+async fn pages_send_people_where_their_session_fits() {
+    let app = spawn_app().await;
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let location = |response: reqwest::Response| {
+        assert_eq!(response.status(), 303);
+        response.headers()["location"].to_str().unwrap().to_string()
+    };
+    let response = no_redirects.get(app.url("/")).send().await.unwrap();
+    assert_eq!(location(response), "/login");
+
+    let session = app.register("alice").await;
+    let cookie = format!("natter_session={}", session.token);
+    let chat = no_redirects
+        .get(app.url("/"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(chat.status(), 200);
+    for form in ["/login", "/signup"] {
+        let response = no_redirects
+            .get(app.url(form))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(location(response), "/");
+    }
+}
+
+#[tokio::test]
 async fn messages_survive_a_restart() {
     let app = spawn_app().await;
     let alice = app.register("alice").await;
