@@ -17,6 +17,8 @@ use tracing::Instrument;
 /// How often the server pings, and how long silence may last before the peer counts as gone.
 const PING_EVERY: Duration = Duration::from_secs(20);
 const SILENCE_LIMIT: Duration = Duration::from_secs(60);
+/// How long one write may wait on a peer that does not read; past it the peer counts as gone.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the peer gets to answer our close frame.
 const CLOSE_HANDSHAKE: Duration = Duration::from_secs(2);
 /// Malformed frames in a row before the connection is closed.
@@ -35,7 +37,7 @@ where
                 id: None,
                 error: ApiError::new(ErrorCode::Unauthorized, message),
             };
-            let _ = socket.send(Message::Text(frame(&error))).await;
+            let _ = send(&mut socket, Message::Text(frame(&error))).await;
             close(&mut socket, close_code::UNAUTHORIZED, "log in first").await;
             return;
         }
@@ -56,7 +58,11 @@ where
     }
 
     let reason = match ready(&state, &user).await {
-        Ok(ready) if socket.send(Message::Text(frame(&ready))).await.is_ok() => {
+        Ok(ready)
+            if send(&mut socket, Message::Text(frame(&ready)))
+                .await
+                .is_some() =>
+        {
             run(&mut socket, &state, &user, &mut registration).await
         }
         Ok(_) => None,
@@ -102,8 +108,7 @@ where
                 return registration.close.borrow().clone();
             }
             queued = registration.frames.recv() => {
-                let frame = queued?;
-                socket.send(Message::Text(frame)).await.ok()?;
+                send(socket, Message::Text(queued?)).await?;
             }
             incoming = socket.next() => {
                 last_heard = Instant::now();
@@ -111,7 +116,7 @@ where
                     Some(Ok(Message::Text(text))) => {
                         let outcome = dispatch::handle(state, user, text.as_str()).await;
                         malformed_in_a_row = if outcome.malformed { malformed_in_a_row + 1 } else { 0 };
-                        socket.send(Message::Text(frame(&outcome.reply))).await.ok()?;
+                        send(socket, Message::Text(frame(&outcome.reply))).await?;
                         for (member, event) in &outcome.fanout {
                             state.hub.send(*member, event);
                         }
@@ -136,10 +141,21 @@ where
                 if last_heard.elapsed() > SILENCE_LIMIT {
                     return Some(CloseReason { code: close_code::TIMEOUT, reason: "no answer to pings" });
                 }
-                socket.send(Message::Ping(Default::default())).await.ok()?;
+                send(socket, Message::Ping(Default::default())).await?;
             }
         }
     }
+}
+
+/// Writes one frame; `None` when the peer is gone or has stopped reading.
+async fn send<S>(socket: &mut S, message: Message) -> Option<()>
+where
+    S: Sink<Message> + Unpin,
+{
+    tokio::time::timeout(SEND_TIMEOUT, socket.send(message))
+        .await
+        .ok()?
+        .ok()
 }
 
 async fn ready(state: &AppState, user: &User) -> Result<ServerEvent> {
