@@ -116,10 +116,12 @@ where
                     Some(Ok(Message::Text(text))) => {
                         let outcome = dispatch::handle(state, user, text.as_str()).await;
                         malformed_in_a_row = if outcome.malformed { malformed_in_a_row + 1 } else { 0 };
-                        send(socket, Message::Text(frame(&outcome.reply))).await?;
+                        let replied = send(socket, Message::Text(frame(&outcome.reply))).await;
+                        // The change is committed: others hear of it even if this peer just left.
                         for (member, event) in &outcome.fanout {
                             state.hub.send(*member, event);
                         }
+                        replied?;
                         if malformed_in_a_row >= MALFORMED_LIMIT {
                             return Some(CloseReason {
                                 code: close_code::POLICY,
@@ -134,7 +136,12 @@ where
                         });
                     }
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return None,
+                    Some(Ok(Message::Close(_))) => {
+                        // Flushes the close reply the WebSocket layer queued for us.
+                        let _ = tokio::time::timeout(CLOSE_HANDSHAKE, socket.close()).await;
+                        return None;
+                    }
+                    Some(Err(_)) | None => return None,
                 }
             }
             _ = heartbeat.tick() => {

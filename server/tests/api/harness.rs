@@ -229,6 +229,18 @@ impl Client {
         }
     }
 
+    /// Starts the closing handshake with a normal close (1000).
+    pub async fn close(&mut self) {
+        let frame = CloseFrame {
+            code: 1000.into(),
+            reason: "bye".into(),
+        };
+        self.ws
+            .send(Message::Close(Some(frame)))
+            .await
+            .expect("close sent");
+    }
+
     /// Reads until the server closes the connection and returns the close code.
     pub async fn closed(&mut self) -> Ended {
         loop {

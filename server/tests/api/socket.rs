@@ -146,3 +146,16 @@ async fn an_oversized_frame_ends_only_that_connection() {
         "{reply:?}"
     );
 }
+
+#[tokio::test]
+async fn a_client_close_is_answered_and_the_user_goes_offline() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let (mut watcher, _) = app.connect(&bob).await;
+    let (mut client, _) = app.connect(&alice).await;
+    assert!(matches!(watcher.push().await, ServerEvent::UserStatus { person } if person.online));
+    client.close().await;
+    assert_eq!(client.closed().await, Ended::Closed(Some(1000)));
+    assert!(matches!(watcher.push().await, ServerEvent::UserStatus { person } if !person.online));
+}
