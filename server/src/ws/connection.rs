@@ -11,7 +11,7 @@ use app::protocol::{close_code, ApiError, ErrorCode, ServerEvent};
 use axum::extract::ws::{close_code as ws_close, CloseFrame, Message};
 use futures::{Sink, SinkExt, Stream, StreamExt};
 use std::time::Duration;
-use tokio::time::{interval, Instant, MissedTickBehavior};
+use tokio::time::{interval_at, Instant, MissedTickBehavior};
 use tracing::Instrument;
 
 /// How often the server pings, and how long silence may last before the peer counts as gone.
@@ -29,6 +29,7 @@ const MALFORMED_LIMIT: u32 = 10;
 pub async fn serve<S, E>(mut socket: S, session: Result<SessionRow, String>, state: AppState)
 where
     S: Sink<Message> + Stream<Item = Result<Message, E>> + Unpin,
+    E: std::error::Error + 'static,
 {
     let session = match session {
         Ok(session) => session,
@@ -49,6 +50,7 @@ where
 async fn serve_session<S, E>(mut socket: S, session: SessionRow, state: AppState)
 where
     S: Sink<Message> + Stream<Item = Result<Message, E>> + Unpin,
+    E: std::error::Error + 'static,
 {
     let user = session.user.clone();
     let mut registration = state.hub.register(user.id, session.id);
@@ -93,8 +95,9 @@ async fn run<S, E>(
 ) -> Option<CloseReason>
 where
     S: Sink<Message> + Stream<Item = Result<Message, E>> + Unpin,
+    E: std::error::Error + 'static,
 {
-    let mut heartbeat = interval(PING_EVERY);
+    let mut heartbeat = interval_at(Instant::now() + PING_EVERY, PING_EVERY);
     heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last_heard = Instant::now();
     let mut malformed_in_a_row = 0;
@@ -141,7 +144,8 @@ where
                         let _ = tokio::time::timeout(CLOSE_HANDSHAKE, socket.close()).await;
                         return None;
                     }
-                    Some(Err(_)) | None => return None,
+                    Some(Err(error)) => return close_reason_for(&error),
+                    None => return None,
                 }
             }
             _ = heartbeat.tick() => {
@@ -152,6 +156,33 @@ where
             }
         }
     }
+}
+
+/// The close code a read error calls for, when the peer broke the protocol rather than the connection.
+fn close_reason_for(error: &(dyn std::error::Error + 'static)) -> Option<CloseReason> {
+    use tungstenite::error::{CapacityError, Error as WsError};
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if let Some(ws) = error.downcast_ref::<WsError>() {
+            return match ws {
+                WsError::Capacity(CapacityError::MessageTooLong { .. }) => Some(CloseReason {
+                    code: ws_close::SIZE,
+                    reason: "frame too large",
+                }),
+                WsError::Utf8(_) => Some(CloseReason {
+                    code: ws_close::INVALID,
+                    reason: "text frame is not UTF-8",
+                }),
+                WsError::Protocol(_) => Some(CloseReason {
+                    code: ws_close::PROTOCOL,
+                    reason: "protocol violation",
+                }),
+                _ => None,
+            };
+        }
+        cause = error.source();
+    }
+    None
 }
 
 /// Writes one frame; `None` when the peer is gone or has stopped reading.

@@ -229,6 +229,19 @@ impl Client {
         }
     }
 
+    /// Sends a text frame whose payload is not UTF-8, as only a broken client would.
+    pub async fn send_invalid_utf8(&mut self) {
+        use tokio_tungstenite::tungstenite::protocol::frame::{
+            coding::{Data, OpCode},
+            Frame,
+        };
+        let frame = Frame::message(vec![b'{', 0xff, 0xfe, b'}'], OpCode::Data(Data::Text), true);
+        self.ws
+            .send(Message::Frame(frame))
+            .await
+            .expect("frame sent");
+    }
+
     /// Starts the closing handshake with a normal close (1000).
     pub async fn close(&mut self) {
         let frame = CloseFrame {

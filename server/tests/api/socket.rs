@@ -159,3 +159,12 @@ async fn a_client_close_is_answered_and_the_user_goes_offline() {
     assert_eq!(client.closed().await, Ended::Closed(Some(1000)));
     assert!(matches!(watcher.push().await, ServerEvent::UserStatus { person } if !person.online));
 }
+
+#[tokio::test]
+async fn a_text_frame_that_is_not_utf8_closes_with_1007() {
+    let app = spawn_app().await;
+    let session = app.register("alice").await;
+    let (mut client, _) = app.connect(&session).await;
+    client.send_invalid_utf8().await;
+    assert_eq!(client.closed().await, Ended::Closed(Some(1007)));
+}
