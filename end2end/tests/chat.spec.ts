@@ -33,6 +33,15 @@ test("two people chat live, and the history survives a reload", async ({ browser
   await send(ann.page, "How are you?");
   await expect(messages(ben.page).getByText("How are you?")).toBeVisible();
 
+  // A draft survives messages arriving while it is typed.
+  const composer = ben.page.getByRole("textbox", { name: "Message" });
+  await composer.fill("typed while Ann talks");
+  await send(ann.page, "Interrupting!");
+  await expect(messages(ben.page).getByText("Interrupting!")).toBeVisible();
+  await expect(composer).toHaveValue("typed while Ann talks");
+  await composer.press("Enter");
+  await expect(messages(ann.page).getByText("typed while Ann talks")).toBeVisible();
+
   // User text is text: the markup above made no elements.
   await expect(messages(ben.page).locator("b, img")).toHaveCount(0);
 
@@ -41,5 +50,11 @@ test("two people chat live, and the history survives a reload", async ({ browser
   await expect(ann.page.getByRole("status")).toHaveText("Connected");
   await ann.page.getByRole("button", { name: new RegExp(`^${ben.name}`) }).click();
   const bodies = messages(ann.page).locator(".body");
-  await expect(bodies).toHaveText([greeting, "Hi Ann!", "How are you?"]);
+  await expect(bodies).toHaveText([
+    greeting,
+    "Hi Ann!",
+    "How are you?",
+    "Interrupting!",
+    "typed while Ann talks",
+  ]);
 });

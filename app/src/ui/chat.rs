@@ -122,10 +122,12 @@ fn ChatList() -> impl IntoView {
 fn ChatView() -> impl IntoView {
     let client = expect_context::<ChatClient>();
     let store = client.store;
-    let selected = move || store.with(|s| s.selected);
+    // A memo, so the conversation (and the draft in its composer) is rebuilt only when another chat
+    // is chosen, not on every change to the store.
+    let selected = Memo::new(move |_| store.with(|s| s.selected));
     view! {
         <main class="chat">
-            {move || match selected() {
+            {move || match selected.get() {
                 None => view! { <p class="empty">"Pick someone from People to start chatting."</p> }.into_any(),
                 Some(chat_id) => view! { <Conversation chat_id/> }.into_any(),
             }}
