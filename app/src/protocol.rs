@@ -130,6 +130,9 @@ pub struct ApiError {
     pub code: ErrorCode,
     /// For people: what went wrong and, where it helps, what to do.
     pub message: String,
+    /// With `rate_limited`: seconds to wait before trying again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_secs: Option<u64>,
 }
 
 impl ApiError {
@@ -137,6 +140,7 @@ impl ApiError {
         Self {
             code,
             message: message.into(),
+            retry_after_secs: None,
         }
     }
 }

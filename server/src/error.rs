@@ -2,8 +2,10 @@
 //! (status and JSON body) and over the socket alike.
 
 use app::protocol::{ApiError, ErrorCode};
+use std::time::Duration;
+
 use axum::{
-    http::StatusCode,
+    http::{header, StatusCode},
     response::{IntoResponse, Response},
     Json,
 };
@@ -22,6 +24,11 @@ pub enum Error {
     Conflict(String),
     #[error("{0}")]
     TooLarge(String),
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after: Duration,
+    },
     #[error("the stream position {0} is not one this user has")]
     ResyncRequired(i64),
     #[error("database error: {0}")]
@@ -34,6 +41,16 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn api(&self) -> ApiError {
+        if let Error::RateLimited {
+            message,
+            retry_after,
+        } = self
+        {
+            return ApiError {
+                retry_after_secs: Some(retry_after.as_secs().max(1)),
+                ..ApiError::new(ErrorCode::RateLimited, message.clone())
+            };
+        }
         let (code, message) = match self {
             Error::Invalid(m) => (ErrorCode::Invalid, m.clone()),
             Error::Unauthorized(m) => (ErrorCode::Unauthorized, m.clone()),
@@ -49,7 +66,7 @@ impl Error {
                 ErrorCode::Unavailable,
                 "The database is busy; nothing was saved. Try again.".into(),
             ),
-            Error::Database(_) | Error::Internal(_) => (
+            Error::Database(_) | Error::Internal(_) | Error::RateLimited { .. } => (
                 ErrorCode::Internal,
                 "Something went wrong on the server.".into(),
             ),
@@ -84,6 +101,9 @@ impl IntoResponse for Error {
         let body = self.api();
         let status = StatusCode::from_u16(body.code.http_status())
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Json(body)).into_response()
+        let retry_after = body
+            .retry_after_secs
+            .map(|secs| [(header::RETRY_AFTER, secs.to_string())]);
+        (status, retry_after, Json(body)).into_response()
     }
 }

@@ -10,6 +10,7 @@ pub mod routes;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod throttle;
 pub mod ws;
 
 /// Milliseconds since the Unix epoch, the unit of every stored time.

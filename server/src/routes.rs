@@ -6,8 +6,10 @@ use crate::hub::CloseReason;
 use crate::state::AppState;
 use app::model::{validate_password, validate_username, User};
 use app::protocol::{close_code, Credentials, Session};
+use std::net::SocketAddr;
+
 use axum::{
-    extract::{rejection::JsonRejection, FromRequest, State},
+    extract::{rejection::JsonRejection, ConnectInfo, FromRequest, State},
     http::{header, HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -60,22 +62,38 @@ async fn register(
     start_session(&state, user, StatusCode::CREATED).await
 }
 
+/// Checks a password, throttled per account and per client address; unknown usernames cost the same
+/// hash as known ones and get the same answer.
 async fn login(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Body(credentials): Body<Credentials>,
 ) -> Result<Response> {
-    let found = state
-        .db
-        .find_credentials(credentials.username.trim())
-        .await?;
-    let (user, stored) = match found {
+    let username = credentials.username.trim();
+    let address = peer.ip().to_string();
+    if let Err(wait) = state.login_throttle.check(username, &address) {
+        return Err(Error::RateLimited {
+            message: format!(
+                "Too many failed logins. Try again in {} minutes.",
+                wait.as_secs().div_ceil(60)
+            ),
+            retry_after: wait,
+        });
+    }
+    let (user, stored) = match state.db.find_credentials(username).await? {
         Some((user, hash)) => (Some(user), Some(hash)),
         None => (None, None),
     };
     let valid = state.hasher.verify(credentials.password, stored).await?;
     match user.filter(|_| valid) {
-        Some(user) => start_session(&state, user, StatusCode::OK).await,
-        None => Err(Error::Unauthorized("Wrong username or password.".into())),
+        Some(user) => {
+            state.login_throttle.succeeded(username);
+            start_session(&state, user, StatusCode::OK).await
+        }
+        None => {
+            state.login_throttle.failed(username, &address);
+            Err(Error::Unauthorized("Wrong username or password.".into()))
+        }
     }
 }
 

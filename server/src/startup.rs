@@ -83,7 +83,10 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         tracing::info!("listening on http://{}", self.local_addr());
         let shutdown = self.state.shutdown.clone();
-        axum::serve(self.listener, self.router)
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service)
             .with_graceful_shutdown(async move { shutdown.cancelled().await })
             .await?;
         self.state.sockets.close();

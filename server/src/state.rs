@@ -1,6 +1,6 @@
 //! What every handler shares.
 
-use crate::{auth::PasswordHasher, db::Db, hub::Hub};
+use crate::{auth::PasswordHasher, db::Db, hub::Hub, throttle::LoginThrottle};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
@@ -11,6 +11,7 @@ pub struct AppState {
     pub db: Db,
     pub hub: Arc<Hub>,
     pub hasher: PasswordHasher,
+    pub login_throttle: Arc<LoginThrottle>,
     pub settings: Arc<Settings>,
     pub leptos_options: LeptosOptions,
     /// Cancelled when the server begins to stop; socket loops then close with "going away".
@@ -26,6 +27,7 @@ impl AppState {
             db,
             hub: Arc::new(Hub::default()),
             hasher: PasswordHasher::new(cores),
+            login_throttle: Arc::default(),
             settings: Arc::new(settings),
             leptos_options,
             shutdown: CancellationToken::new(),
