@@ -140,17 +140,27 @@ async fn password_guessing_is_throttled_per_account() {
     app.register("frank").await;
     app.register("grace").await;
     for _ in 0..5 {
-        let response = app.post_credentials("/api/auth/login", "frank", "guess guess").await;
+        let response = app
+            .post_credentials("/api/auth/login", "frank", "guess guess")
+            .await;
         assert_eq!(response.status(), 401);
     }
-    let response = app.post_credentials("/api/auth/login", "FRANK", "correct horse").await;
+    let response = app
+        .post_credentials("/api/auth/login", "FRANK", "correct horse")
+        .await;
     assert_eq!(response.status(), 429, "held even with the right password");
-    let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(retry_after > 0 && retry_after <= 15 * 60);
     let error: ApiError = response.json().await.unwrap();
     assert_eq!(error.code, ErrorCode::RateLimited);
     assert_eq!(error.retry_after_secs, Some(retry_after));
 
-    let other = app.post_credentials("/api/auth/login", "grace", "correct horse").await;
+    let other = app
+        .post_credentials("/api/auth/login", "grace", "correct horse")
+        .await;
     assert_eq!(other.status(), 200, "other accounts are unaffected");
 }
