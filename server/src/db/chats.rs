@@ -61,7 +61,7 @@ async fn append_event(
 }
 
 impl Db {
-    pub async fn is_member(&self, chat: ChatId, user: UserId) -> Result<bool> {
+    async fn is_member(&self, chat: ChatId, user: UserId) -> Result<bool> {
         let found = sqlx::query_scalar::<_, i64>(
             "SELECT 1 FROM chat_members WHERE chat_id = ? AND user_id = ?",
         )
