@@ -2,13 +2,12 @@
 //! (status and JSON body) and over the socket alike.
 
 use app::protocol::{ApiError, ErrorCode};
-use std::time::Duration;
-
 use axum::{
     http::{header, StatusCode},
     response::{IntoResponse, Response},
     Json,
 };
+use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

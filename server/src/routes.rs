@@ -6,8 +6,6 @@ use crate::hub::CloseReason;
 use crate::state::AppState;
 use app::model::{validate_password, validate_username, User};
 use app::protocol::{close_code, Credentials, Session};
-use std::net::SocketAddr;
-
 use axum::{
     extract::{rejection::JsonRejection, ConnectInfo, FromRequest, State},
     http::{header, HeaderMap, StatusCode},
@@ -15,6 +13,7 @@ use axum::{
     routing::{get, post},
     Json, Router,
 };
+use std::net::SocketAddr;
 
 /// A JSON body whose rejections (wrong content type, malformed JSON, missing fields) answer in the
 /// API's error shape instead of axum's plain text.
