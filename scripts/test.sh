@@ -7,8 +7,8 @@ bash scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 
 cargo fmt --all --check
-cargo clippy -p app -p server --all-targets -- -D warnings
-cargo test -p app -p server
+cargo clippy -p app -p server --all-targets --features app/schema -- -D warnings
+cargo test -p app -p server --features app/schema
 
 E2E_DATA=$(mktemp -d)
 trap 'rm -rf "$E2E_DATA"' EXIT

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 pub type RequestId = u64;
 
 /// One client frame: `{"id": 7, "type": "message:send", ...fields of the event}`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Request {
     pub id: RequestId,
@@ -19,6 +20,7 @@ pub struct Request {
 }
 
 /// What a client may ask for. Every event is checked against the sender's rights.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum ClientEvent {
@@ -52,6 +54,7 @@ pub enum ClientEvent {
 }
 
 /// One server frame.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum ServerEvent {
@@ -96,6 +99,7 @@ impl ServerEvent {
 }
 
 /// The result inside a `reply`, tagged by its own `type`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Reply {
@@ -124,6 +128,7 @@ pub enum Reply {
 }
 
 /// The one error shape, over HTTP (as the JSON body) and over the socket (inside `error`).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{code:?}: {message}")]
 pub struct ApiError {
@@ -145,6 +150,7 @@ impl ApiError {
     }
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
@@ -197,6 +203,7 @@ pub mod close_code {
 }
 
 /// Body of `POST /api/auth/register` and `POST /api/auth/login`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Credentials {
     pub username: String,
@@ -214,10 +221,30 @@ impl std::fmt::Debug for Credentials {
 
 /// Answer to register and login. Browsers also get the token as an HttpOnly cookie; other clients send
 /// it as `Authorization: Bearer <token>`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
     pub user: User,
     pub token: String,
+}
+
+/// The JSON Schema (draft 2020-12) of every wire type, published as `docs/protocol.schema.json`.
+#[cfg(feature = "schema")]
+pub fn json_schema() -> String {
+    let mut generator = schemars::generate::SchemaSettings::draft2020_12().into_generator();
+    generator.subschema_for::<Request>();
+    generator.subschema_for::<ServerEvent>();
+    generator.subschema_for::<Credentials>();
+    generator.subschema_for::<Session>();
+    generator.subschema_for::<ApiError>();
+    let document = serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "Natter protocol",
+        "description": "Client frames are `Request`, server frames `ServerEvent`; the HTTP API takes \
+            `Credentials` and answers `Session` or `ApiError`. Prose and examples: docs/protocol.md.",
+        "$defs": generator.take_definitions(true),
+    });
+    serde_json::to_string_pretty(&document).expect("a schema serializes") + "\n"
 }
 
 #[cfg(test)]
@@ -252,6 +279,23 @@ mod tests {
             checked += 1;
         }
         assert!(checked >= 12, "only {checked} examples found");
+    }
+
+    /// The published schema is generated from these types; this fails when they change without it.
+    #[cfg(feature = "schema")]
+    #[test]
+    fn the_published_schema_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/protocol.schema.json");
+        let generated = json_schema();
+        if std::env::var_os("UPDATE_SCHEMA").is_some() {
+            std::fs::write(path, &generated).expect("schema written");
+            return;
+        }
+        let published = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            published == generated,
+            "docs/protocol.schema.json is stale: run `UPDATE_SCHEMA=1 cargo test -p app --features schema`"
+        );
     }
 
     #[test]
