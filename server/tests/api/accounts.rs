@@ -39,13 +39,7 @@ async fn register_login_and_logout() {
         "each login is its own session"
     );
 
-    let response = app
-        .http
-        .post(app.url("/api/auth/logout"))
-        .bearer_auth(&second.token)
-        .send()
-        .await
-        .unwrap();
+    let response = app.logout(&second.token).await;
     assert_eq!(response.status(), 204);
     assert!(response.headers()["set-cookie"]
         .to_str()

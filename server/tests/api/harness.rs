@@ -99,6 +99,15 @@ impl TestApp {
             .expect("request sent")
     }
 
+    pub async fn logout(&self, token: &str) -> reqwest::Response {
+        self.http
+            .post(self.url("/api/auth/logout"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     /// Registers `username` (password "correct horse") and returns the session.
     pub async fn register(&self, username: &str) -> Session {
         let response = self

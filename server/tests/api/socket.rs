@@ -117,13 +117,7 @@ async fn logout_closes_that_sessions_sockets() {
     let app = spawn_app().await;
     let session = app.register("alice").await;
     let (mut client, _) = app.connect(&session).await;
-    let response = app
-        .http
-        .post(app.url("/api/auth/logout"))
-        .bearer_auth(&session.token)
-        .send()
-        .await
-        .unwrap();
+    let response = app.logout(&session.token).await;
     assert_eq!(response.status(), 204);
     assert_eq!(
         client.closed().await,
