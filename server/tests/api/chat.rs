@@ -1,8 +1,8 @@
 //! Direct chats and messages between people.
 
-use crate::harness::{spawn_app, Client, TestApp};
+use crate::harness::{pair, Client, Pair};
 use app::model::{Chat, ChatId, Message, Seq, UserId};
-use app::protocol::{ApiError, ClientEvent, ErrorCode, Reply, ServerEvent, Session};
+use app::protocol::{ApiError, ClientEvent, ErrorCode, Reply, ServerEvent};
 
 async fn open(client: &mut Client, with: UserId) -> Chat {
     match client
@@ -52,19 +52,6 @@ fn seq_of(ready: &ServerEvent) -> Seq {
         ServerEvent::Ready { seq, .. } => *seq,
         other => panic!("not ready: {other:?}"),
     }
-}
-
-struct Pair {
-    app: TestApp,
-    alice: Session,
-    bob: Session,
-}
-
-async fn pair() -> Pair {
-    let app = spawn_app().await;
-    let alice = app.register("alice").await;
-    let bob = app.register("bob").await;
-    Pair { app, alice, bob }
 }
 
 #[tokio::test]

@@ -29,6 +29,20 @@ pub async fn spawn_app() -> TestApp {
     start(data_dir).await
 }
 
+/// A running app with two registered people, alice and bob.
+pub struct Pair {
+    pub app: TestApp,
+    pub alice: Session,
+    pub bob: Session,
+}
+
+pub async fn pair() -> Pair {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    Pair { app, alice, bob }
+}
+
 async fn start(data_dir: tempfile::TempDir) -> TestApp {
     server::telemetry::init("warn");
     let config = Config::parse_from([

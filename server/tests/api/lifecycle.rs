@@ -1,6 +1,6 @@
 //! Start, health, pages, restart and shutdown.
 
-use crate::harness::{spawn_app, Ended};
+use crate::harness::{pair, spawn_app, Ended, Pair};
 use app::protocol::{ClientEvent, Reply, ServerEvent};
 
 #[tokio::test]
@@ -53,9 +53,7 @@ async fn pages_send_people_where_their_session_fits() {
 
 #[tokio::test]
 async fn messages_survive_a_restart() {
-    let app = spawn_app().await;
-    let alice = app.register("alice").await;
-    let bob = app.register("bob").await;
+    let Pair { app, alice, bob } = pair().await;
     let (mut a, _) = app.connect(&alice).await;
     let Reply::Chat { chat } = a
         .request(ClientEvent::ChatOpen {

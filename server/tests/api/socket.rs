@@ -1,6 +1,6 @@
 //! The handshake and the connection itself.
 
-use crate::harness::{spawn_app, Ended};
+use crate::harness::{pair, spawn_app, Ended, Pair};
 use app::protocol::{close_code, ClientEvent, ErrorCode, Reply, ServerEvent};
 use tokio_tungstenite::tungstenite::Error as WsError;
 
@@ -143,9 +143,7 @@ async fn an_oversized_frame_ends_only_that_connection() {
 
 #[tokio::test]
 async fn a_client_close_is_answered_and_the_user_goes_offline() {
-    let app = spawn_app().await;
-    let alice = app.register("alice").await;
-    let bob = app.register("bob").await;
+    let Pair { app, alice, bob } = pair().await;
     let (mut watcher, _) = app.connect(&bob).await;
     let (mut client, _) = app.connect(&alice).await;
     assert!(matches!(watcher.push().await, ServerEvent::UserStatus { person } if person.online));
