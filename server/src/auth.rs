@@ -124,6 +124,15 @@ pub async fn authenticate(db: &Db, headers: &HeaderMap) -> Result<SessionRow> {
         .ok_or_else(|| Error::Unauthorized("Your session has ended: log in again.".into()))
 }
 
+/// The valid session behind a request's token, or `None` when it presents none that is valid.
+pub async fn optional_session(db: &Db, headers: &HeaderMap) -> Result<Option<SessionRow>> {
+    match authenticate(db, headers).await {
+        Ok(session) => Ok(Some(session)),
+        Err(Error::Unauthorized(_)) => Ok(None),
+        Err(other) => Err(other),
+    }
+}
+
 /// `Set-Cookie` value carrying `token` (or clearing the cookie when `None`).
 pub fn session_cookie(token: Option<&str>, max_age_secs: u64, secure: bool) -> String {
     let (value, max_age) = match token {

@@ -2,7 +2,6 @@
 //! and log-in forms are for people without one.
 
 use crate::auth;
-use crate::error::Error;
 use crate::state::AppState;
 use app::ui::paths;
 use axum::{
@@ -26,10 +25,9 @@ pub async fn redirect_by_session(
     if request.method() != Method::GET {
         return next.run(request).await;
     }
-    let has_session = match auth::authenticate(&state.db, request.headers()).await {
-        Ok(_) => true,
-        Err(Error::Unauthorized(_)) => false,
-        Err(other) => return other.into_response(),
+    let has_session = match auth::optional_session(&state.db, request.headers()).await {
+        Ok(session) => session.is_some(),
+        Err(error) => return error.into_response(),
     };
     match (needs_session, has_session) {
         (true, false) => Redirect::to(paths::LOGIN).into_response(),

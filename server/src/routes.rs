@@ -121,19 +121,15 @@ async fn start_session(state: &AppState, user: User, status: StatusCode) -> Resu
 /// Ends the presented session and closes its sockets. Idempotent: without a session it only clears
 /// the cookie.
 async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response> {
-    match auth::authenticate(&state.db, &headers).await {
-        Ok(session) => {
-            state.db.delete_session(session.id).await?;
-            state.hub.close_session(
-                session.id,
-                CloseReason {
-                    code: close_code::UNAUTHORIZED,
-                    reason: "logged out",
-                },
-            );
-        }
-        Err(Error::Unauthorized(_)) => {}
-        Err(other) => return Err(other),
+    if let Some(session) = auth::optional_session(&state.db, &headers).await? {
+        state.db.delete_session(session.id).await?;
+        state.hub.close_session(
+            session.id,
+            CloseReason {
+                code: close_code::UNAUTHORIZED,
+                reason: "logged out",
+            },
+        );
     }
     let cookie = session_cookie(None, 0, state.settings.secure_cookies);
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
