@@ -109,6 +109,35 @@ pub mod limits {
     pub const FRAME_MAX_BYTES: usize = 64 * 1024;
 }
 
+/// Whether `text` shows nothing: only whitespace, characters that render invisibly (zero-width
+/// spaces and joiners, bidi controls, variation selectors, Hangul fillers, the blank Braille pattern
+/// and the other default-ignorable code points) and control characters.
+pub fn is_blank(text: &str) -> bool {
+    text.chars()
+        .all(|c| c.is_whitespace() || c.is_control() || is_invisible(c))
+}
+
+/// Characters that render as nothing (Unicode's Default_Ignorable_Code_Point, plus U+2800, the
+/// blank Braille pattern, which renders as a space).
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{2800}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
+        | '\u{FFA0}' | '\u{FFF0}'..='\u{FFF8}' | '\u{1BCA0}'..='\u{1BCA3}'
+        | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}')
+}
+
+/// Control characters a message body may hold: line breaks and tabs. Others are refused.
+pub fn is_allowed_control(c: char) -> bool {
+    matches!(c, '\n' | '\r' | '\t')
+}
+
+/// A nonce is printable ASCII: `!` to `~`, no spaces, so it can neither hide nor reorder text.
+pub fn is_nonce_char(c: char) -> bool {
+    c.is_ascii_graphic()
+}
+
 /// Checks a username: 3–32 characters of ASCII letters, digits, `_`, `.` or `-`, starting with a letter
 /// or digit. Returns a message a person can act on.
 pub fn validate_username(username: &str) -> Result<(), String> {
@@ -162,6 +191,34 @@ mod tests {
         assert!(validate_username("alice bob").is_err());
         assert!(validate_username("<script>").is_err());
         assert!(validate_username("ålice").is_err());
+    }
+
+    #[test]
+    fn invisible_text_is_blank() {
+        for blank in [
+            "",
+            " \n\t",
+            "\u{200B}\u{200B}",
+            "\u{3164}",
+            "\u{2800}\u{2800}",
+            "\u{200B}\u{200D}",
+            "\u{202E}",
+            "\u{FEFF} \u{00A0}",
+            "\u{1}\u{7}",
+        ] {
+            assert!(is_blank(blank), "{blank:?}");
+        }
+        for shown in ["hi", " x ", "\u{202E}abc", "👍", "\u{200D}👩"] {
+            assert!(!is_blank(shown), "{shown:?}");
+        }
+    }
+
+    #[test]
+    fn nonces_are_printable_ascii() {
+        assert!("k3v9-1764000000000".chars().all(is_nonce_char));
+        for bad in [' ', '\u{202E}', '\u{0}', 'é', '\u{200B}'] {
+            assert!(!is_nonce_char(bad), "{bad:?}");
+        }
     }
 
     #[test]

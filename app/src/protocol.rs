@@ -167,8 +167,11 @@ pub enum ErrorCode {
     Conflict,
     /// The `sync` position is unknown to this stream: reload everything instead.
     ResyncRequired,
-    /// A dependency such as the database is briefly unavailable; nothing was stored: retry.
+    /// The server or a dependency such as the database is briefly busy or unavailable; nothing was
+    /// stored: retry (after `retry_after_secs` when given).
     Unavailable,
+    /// An HTTP endpoint was called with a method it does not take.
+    MethodNotAllowed,
     Internal,
 }
 
@@ -184,6 +187,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => 429,
             ErrorCode::Conflict | ErrorCode::ResyncRequired => 409,
             ErrorCode::Unavailable => 503,
+            ErrorCode::MethodNotAllowed => 405,
             ErrorCode::Internal => 500,
         }
     }

@@ -1,91 +1,79 @@
-//! Passwords, session tokens, and finding the session a request presents.
+//! Session tokens, the cookies that carry them, and finding the session a request presents.
 //!
 //! A token is 256 random bits shown to the client once; only its SHA-256 is stored. Browsers carry it
 //! in an HttpOnly cookie, other clients as `Authorization: Bearer`. Never in a URL.
+//!
+//! Over HTTPS the cookies are `__Host-` cookies, which only the site itself can set: a page on another
+//! port or subdomain cannot plant its own session on a visitor. A request that carries more than one
+//! cookie of the session's name counts as having none, rather than trusting whichever comes first.
 
-use crate::db::{Db, SessionRow};
+use crate::db::SessionRow;
 use crate::error::{Error, Result};
-use argon2::{
-    password_hash::{
-        rand_core::OsRng, PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString,
-    },
-    Algorithm, Argon2, Params, Version,
-};
+use crate::state::AppState;
 use axum::http::{header, HeaderMap};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
-use tokio::sync::Semaphore;
 
-pub const SESSION_COOKIE: &str = "natter_session";
+/// How long a browser is remembered as one that has logged in to an account.
+const DEVICE_COOKIE_DAYS: u64 = 365;
 
-/// Hashes and verifies passwords with Argon2id (OWASP: 19 MiB, 2 passes, 1 lane) on the blocking
-/// pool, a few at a time, so a burst of logins cannot starve the async threads or exhaust memory.
-#[derive(Clone)]
-pub struct PasswordHasher {
-    permits: Arc<Semaphore>,
-    /// Verified against when the username is unknown, so the answer takes as long either way.
-    decoy_hash: Arc<str>,
+/// The names and attributes of Natter's two cookies: the session, and the device cookie that gives a
+/// browser known to an account its own login budget (see `throttle`).
+#[derive(Clone, Debug)]
+pub struct Cookies {
+    secure: bool,
 }
 
-fn argon2() -> Argon2<'static> {
-    let params = Params::new(19 * 1024, 2, 1, None).expect("OWASP parameters are valid");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-}
+impl Cookies {
+    pub fn new(secure: bool) -> Self {
+        Self { secure }
+    }
 
-fn hash_now(password: &str) -> Result<String> {
-    let salt = SaltString::generate(&mut OsRng);
-    argon2()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|e| Error::Internal(format!("hashing failed: {e}")))
-}
-
-impl PasswordHasher {
-    pub fn new(max_concurrent: usize) -> Self {
-        Self {
-            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
-            decoy_hash: hash_now("natter decoy password")
-                .expect("hashing works")
-                .into(),
+    pub fn session_name(&self) -> &'static str {
+        if self.secure {
+            "__Host-natter_session"
+        } else {
+            "natter_session"
         }
     }
 
-    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| Error::Internal("hasher closed".into()))?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| Error::Internal(format!("hashing task failed: {e}")))
+    pub fn device_name(&self) -> &'static str {
+        if self.secure {
+            "__Host-natter_device"
+        } else {
+            "natter_device"
+        }
     }
 
-    pub async fn hash(&self, password: String) -> Result<String> {
-        self.run(move || hash_now(&password)).await?
+    fn cookie(&self, name: &str, value: &str, max_age_secs: u64, same_site: &str) -> String {
+        let secure = if self.secure { "; Secure" } else { "" };
+        format!(
+            "{name}={value}; Path=/; Max-Age={max_age_secs}; HttpOnly; SameSite={same_site}{secure}"
+        )
     }
 
-    /// Whether `password` matches `stored`; with no stored hash it checks the decoy and says no.
-    pub async fn verify(&self, password: String, stored: Option<String>) -> Result<bool> {
-        let known = stored.is_some();
-        let hash = stored.unwrap_or_else(|| self.decoy_hash.to_string());
-        let matches = self
-            .run(move || {
-                PasswordHash::new(&hash)
-                    .map(|parsed| {
-                        argon2()
-                            .verify_password(password.as_bytes(), &parsed)
-                            .is_ok()
-                    })
-                    .unwrap_or(false)
-            })
-            .await?;
-        Ok(known && matches)
+    /// `Set-Cookie` carrying a session token.
+    pub fn session(&self, token: &str, max_age_secs: u64) -> String {
+        self.cookie(self.session_name(), token, max_age_secs, "Lax")
+    }
+
+    /// `Set-Cookie` that removes the session cookie.
+    pub fn cleared_session(&self) -> String {
+        self.cookie(self.session_name(), "", 0, "Lax")
+    }
+
+    /// `Set-Cookie` carrying a device token. Strict: only the site's own pages log in.
+    pub fn device(&self, token: &str) -> String {
+        self.cookie(
+            self.device_name(),
+            token,
+            DEVICE_COOKIE_DAYS * 24 * 3600,
+            "Strict",
+        )
     }
 }
 
-/// A fresh session token: 256 random bits, hex.
+/// A fresh secret token: 256 random bits, hex.
 pub fn new_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
@@ -96,51 +84,50 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// The value of the cookie `name`, when the request carries exactly one cookie of that name.
+pub fn single_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    let mut values = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|cookies| cookies.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(cookie, _)| *cookie == name)
+        .map(|(_, value)| value);
+    let first = values.next()?;
+    values.next().is_none().then_some(first)
+}
+
 /// The token a request presents: `Authorization: Bearer` first, else the session cookie.
-pub fn presented_token(headers: &HeaderMap) -> Option<&str> {
+pub fn presented_token<'a>(headers: &'a HeaderMap, cookie: &Cookies) -> Option<&'a str> {
     if let Some(value) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     {
         return value.strip_prefix("Bearer ").map(str::trim);
     }
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|cookies| cookies.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value)
+    single_cookie(headers, cookie.session_name())
 }
 
 /// The valid session behind a request's token, or `unauthorized`.
-pub async fn authenticate(db: &Db, headers: &HeaderMap) -> Result<SessionRow> {
-    let token = presented_token(headers)
+pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<SessionRow> {
+    let token = presented_token(headers, &state.settings.cookies)
         .filter(|token| !token.is_empty())
         .ok_or_else(|| Error::Unauthorized("Log in first.".into()))?;
-    db.session(&token_hash(token), crate::now_ms())
+    state
+        .db
+        .session(&token_hash(token), crate::now_ms())
         .await?
         .ok_or_else(|| Error::Unauthorized("Your session has ended: log in again.".into()))
 }
 
 /// The valid session behind a request's token, or `None` when it presents none that is valid.
-pub async fn optional_session(db: &Db, headers: &HeaderMap) -> Result<Option<SessionRow>> {
-    match authenticate(db, headers).await {
+pub async fn optional_session(state: &AppState, headers: &HeaderMap) -> Result<Option<SessionRow>> {
+    match authenticate(state, headers).await {
         Ok(session) => Ok(Some(session)),
         Err(Error::Unauthorized(_)) => Ok(None),
         Err(other) => Err(other),
     }
-}
-
-/// `Set-Cookie` value carrying `token` (or clearing the cookie when `None`).
-pub fn session_cookie(token: Option<&str>, max_age_secs: u64, secure: bool) -> String {
-    let (value, max_age) = match token {
-        Some(token) => (token, max_age_secs),
-        None => ("", 0),
-    };
-    let secure = if secure { "; Secure" } else { "" };
-    format!("{SESSION_COOKIE}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}")
 }
 
 #[cfg(test)]
@@ -148,19 +135,57 @@ mod tests {
     use super::*;
     use axum::http::HeaderValue;
 
+    fn cookies(value: &'static str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, HeaderValue::from_static(value));
+        headers
+    }
+
     #[test]
     fn bearer_wins_over_cookie() {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            header::COOKIE,
-            HeaderValue::from_static("a=1; natter_session=from-cookie"),
-        );
-        assert_eq!(presented_token(&headers), Some("from-cookie"));
+        let plain = Cookies::new(false);
+        let mut headers = cookies("a=1; natter_session=from-cookie");
+        assert_eq!(presented_token(&headers, &plain), Some("from-cookie"));
         headers.insert(
             header::AUTHORIZATION,
             HeaderValue::from_static("Bearer from-header"),
         );
-        assert_eq!(presented_token(&headers), Some("from-header"));
+        assert_eq!(presented_token(&headers, &plain), Some("from-header"));
+    }
+
+    #[test]
+    fn two_cookiess_mean_no_session() {
+        let plain = Cookies::new(false);
+        let tossed = cookies("natter_session=planted; natter_session=mine");
+        assert_eq!(presented_token(&tossed, &plain), None);
+        let mut split = cookies("natter_session=planted");
+        split.append(
+            header::COOKIE,
+            HeaderValue::from_static("natter_session=mine"),
+        );
+        assert_eq!(presented_token(&split, &plain), None);
+    }
+
+    #[test]
+    fn https_sites_use_host_only_cookies() {
+        let secure = Cookies::new(true);
+        let set = secure.session("t", 60);
+        assert!(set.starts_with("__Host-natter_session=t; Path=/;"), "{set}");
+        assert!(
+            set.contains("; Secure") && set.contains("HttpOnly"),
+            "{set}"
+        );
+        assert_eq!(
+            presented_token(&cookies("natter_session=plain"), &secure),
+            None,
+            "the unprefixed name is not read over https"
+        );
+        assert_eq!(
+            presented_token(&cookies("__Host-natter_session=t"), &secure),
+            Some("t")
+        );
+        assert!(secure.device("d").contains("SameSite=Strict"));
+        assert!(Cookies::new(false).cleared_session().contains("Max-Age=0"));
     }
 
     #[test]
@@ -170,24 +195,5 @@ mod tests {
         assert_eq!(a.len(), 64);
         assert_ne!(token_hash(&a), a);
         assert_eq!(token_hash(&a), token_hash(&a));
-    }
-
-    #[tokio::test]
-    async fn passwords_verify_only_against_their_own_hash() {
-        let hasher = PasswordHasher::new(2);
-        let hash = hasher.hash("correct horse".into()).await.unwrap();
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(hasher
-            .verify("correct horse".into(), Some(hash.clone()))
-            .await
-            .unwrap());
-        assert!(!hasher
-            .verify("wrong horse".into(), Some(hash))
-            .await
-            .unwrap());
-        assert!(!hasher
-            .verify("natter decoy password".into(), None)
-            .await
-            .unwrap());
     }
 }

@@ -1,5 +1,6 @@
 //! Settings from command-line flags or environment variables (`natter --help` lists them).
 
+use axum::http::{uri::Scheme, Uri};
 use clap::Parser;
 use std::{net::SocketAddr, path::PathBuf};
 
@@ -22,18 +23,51 @@ pub struct Config {
     #[arg(long, env = "NATTER_DATABASE_URL")]
     pub database_url: Option<String>,
 
+    /// The address people open in their browser, scheme://host[:port] (e.g. https://chat.example.org).
+    /// Requests for any other host are refused, and browsers may call the API and open the socket
+    /// only from this origin. An https URL also makes the session cookie Secure and `__Host-` bound
+    /// [default: http://<listen address>].
+    #[arg(long, env = "NATTER_PUBLIC_URL", value_parser = PublicUrl::parse)]
+    pub public_url: Option<PublicUrl>,
+
     /// Extra origins (scheme://host[:port]) whose pages may open the WebSocket, comma-separated.
-    /// The site's own origin is always allowed.
+    /// The public URL's origin is always allowed.
     #[arg(long, env = "NATTER_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
 
-    /// Mark the session cookie Secure: set it when users reach Natter over HTTPS.
+    /// Mark the session cookie Secure even though the public URL is http (for a proxy that
+    /// terminates TLS but forwards plain http URLs).
     #[arg(long, env = "NATTER_SECURE_COOKIES")]
     pub secure_cookies: bool,
 
     /// How long a login stays valid, in days.
     #[arg(long, env = "NATTER_SESSION_DAYS", default_value_t = 30)]
     pub session_days: u32,
+
+    /// Open connections (WebSockets included) one client address may hold.
+    #[arg(
+        long,
+        env = "NATTER_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = 256
+    )]
+    pub max_connections_per_address: usize,
+
+    /// Open connections in all [default: what the open-file limit leaves room for].
+    #[arg(long, env = "NATTER_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+
+    /// Seconds a client has to send a request's headers; also how long an idle keep-alive
+    /// connection stays open.
+    #[arg(long, env = "NATTER_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+
+    /// Seconds a client has to send a request's body.
+    #[arg(long, env = "NATTER_BODY_TIMEOUT_SECS", default_value_t = 30)]
+    pub body_timeout_secs: u64,
+
+    /// Accounts one client address may register per hour.
+    #[arg(long, env = "NATTER_REGISTRATIONS_PER_HOUR", default_value_t = 10)]
+    pub registrations_per_hour: u32,
 
     /// Log filter, in RUST_LOG syntax (e.g. "info" or "info,server=debug").
     #[arg(long, env = "NATTER_LOG", default_value = "info")]
@@ -45,5 +79,87 @@ impl Config {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("natter.db").display()))
+    }
+}
+
+/// Where people reach Natter: a scheme (http or https), a host and maybe a port; nothing else.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicUrl {
+    pub https: bool,
+    /// `host[:port]`, lower case, as browsers send it in `Host` and `Origin`.
+    pub authority: String,
+}
+
+impl PublicUrl {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let uri: Uri = text
+            .trim_end_matches('/')
+            .parse()
+            .map_err(|e| format!("not a URL: {e}"))?;
+        let https = match uri.scheme() {
+            Some(scheme) if *scheme == Scheme::HTTPS => true,
+            Some(scheme) if *scheme == Scheme::HTTP => false,
+            _ => return Err("the public URL starts with http:// or https://".into()),
+        };
+        let authority = uri
+            .authority()
+            .filter(|authority| !authority.as_str().contains('@'))
+            .ok_or("the public URL needs a host (and no user name)")?;
+        if uri.path_and_query().is_some_and(|p| p.as_str() != "/") {
+            return Err("the public URL has no path: Natter is served from the root".into());
+        }
+        let default_port = if https { 443 } else { 80 };
+        let authority = match authority.port_u16() {
+            Some(port) if port == default_port => authority.host().to_ascii_lowercase(),
+            _ => authority.as_str().to_ascii_lowercase(),
+        };
+        Ok(Self { https, authority })
+    }
+
+    /// The URL for a server listening on `addr` and reached directly; on every interface, that is
+    /// `localhost` (anything else needs `--public-url`).
+    pub fn for_listen_address(addr: SocketAddr) -> Self {
+        let authority = if addr.ip().is_unspecified() {
+            format!("localhost:{}", addr.port())
+        } else {
+            addr.to_string()
+        };
+        Self {
+            https: false,
+            authority,
+        }
+    }
+
+    /// `scheme://host[:port]`, as a browser's `Origin` header names this site.
+    pub fn origin(&self) -> String {
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.authority)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_urls_are_an_origin_and_nothing_more() {
+        let url = PublicUrl::parse("https://Chat.Example.org/").unwrap();
+        assert_eq!(url.origin(), "https://chat.example.org");
+        assert_eq!(
+            PublicUrl::parse("http://127.0.0.1:80").unwrap().authority,
+            "127.0.0.1"
+        );
+        assert_eq!(
+            PublicUrl::parse("http://[::1]:3000").unwrap().origin(),
+            "http://[::1]:3000"
+        );
+        for bad in [
+            "chat.example.org",
+            "ftp://chat.example.org",
+            "https://chat.example.org/natter",
+            "https://user@chat.example.org",
+        ] {
+            assert!(PublicUrl::parse(bad).is_err(), "{bad}");
+        }
     }
 }

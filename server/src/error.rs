@@ -28,6 +28,11 @@ pub enum Error {
         message: String,
         retry_after: Duration,
     },
+    /// The password hashing queue is full.
+    #[error("the server is busy")]
+    Busy,
+    #[error("method not allowed")]
+    MethodNotAllowed,
     #[error("the stream position {0} is not one this user has")]
     ResyncRequired(i64),
     #[error("database error: {0}")]
@@ -40,15 +45,26 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn api(&self) -> ApiError {
-        if let Error::RateLimited {
-            message,
-            retry_after,
-        } = self
-        {
-            return ApiError {
-                retry_after_secs: Some(retry_after.as_secs().max(1)),
-                ..ApiError::new(ErrorCode::RateLimited, message.clone())
-            };
+        match self {
+            Error::RateLimited {
+                message,
+                retry_after,
+            } => {
+                return ApiError {
+                    retry_after_secs: Some(retry_after.as_secs().max(1)),
+                    ..ApiError::new(ErrorCode::RateLimited, message.clone())
+                }
+            }
+            Error::Busy => {
+                return ApiError {
+                    retry_after_secs: Some(1),
+                    ..ApiError::new(
+                        ErrorCode::Unavailable,
+                        "The server is busy; nothing was done. Try again in a moment.",
+                    )
+                }
+            }
+            _ => {}
         }
         let (code, message) = match self {
             Error::Invalid(m) => (ErrorCode::Invalid, m.clone()),
@@ -57,6 +73,10 @@ impl Error {
             Error::NotFound(m) => (ErrorCode::NotFound, m.clone()),
             Error::Conflict(m) => (ErrorCode::Conflict, m.clone()),
             Error::TooLarge(m) => (ErrorCode::TooLarge, m.clone()),
+            Error::MethodNotAllowed => (
+                ErrorCode::MethodNotAllowed,
+                "That endpoint does not take this method.".into(),
+            ),
             Error::ResyncRequired(_) => (
                 ErrorCode::ResyncRequired,
                 "That stream position is unknown: load everything afresh.".into(),
@@ -65,7 +85,7 @@ impl Error {
                 ErrorCode::Unavailable,
                 "The database is busy; nothing was saved. Try again.".into(),
             ),
-            Error::Database(_) | Error::Internal(_) | Error::RateLimited { .. } => (
+            Error::Database(_) | Error::Internal(_) | Error::RateLimited { .. } | Error::Busy => (
                 ErrorCode::Internal,
                 "Something went wrong on the server.".into(),
             ),
@@ -78,6 +98,24 @@ impl Error {
         if matches!(self, Error::Database(_) | Error::Internal(_)) {
             tracing::error!(error = %self, "request failed");
         }
+    }
+}
+
+/// A serde error message as a person reads it: without the line and column of a one-line frame, and
+/// with Rust's integer type names said plainly.
+pub fn plain_json_error(message: &str) -> String {
+    let message = match message.rfind(" at line ") {
+        Some(at) if message[at..].contains(" column ") => &message[..at],
+        _ => message,
+    };
+    let mut plain = message.to_string();
+    for integer in ["i64", "u64", "u32", "i32", "u16", "u8"] {
+        plain = plain.replace(&format!("expected {integer}"), "expected an integer");
+    }
+    let mut chars = plain.chars();
+    match chars.next() {
+        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
+        None => "The request could not be read.".into(),
     }
 }
 
@@ -104,5 +142,22 @@ impl IntoResponse for Error {
             .retry_after_secs
             .map(|secs| [(header::RETRY_AFTER, secs.to_string())]);
         (status, retry_after, Json(body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_errors_read_plainly() {
+        assert_eq!(
+            plain_json_error("invalid type: string \"one\", expected i64 at line 1 column 40"),
+            "Invalid type: string \"one\", expected an integer."
+        );
+        assert_eq!(
+            plain_json_error("missing field `body`"),
+            "Missing field `body`."
+        );
     }
 }

@@ -18,6 +18,12 @@ use tokio::sync::{mpsc, watch};
 /// Frames a connection may have waiting before it counts as too slow.
 pub const QUEUE_FRAMES: usize = 256;
 
+/// Why a reader whose queue is full is closed.
+pub const TOO_SLOW: CloseReason = CloseReason {
+    code: close_code::SLOW_CONSUMER,
+    reason: "too far behind: reconnect and sync",
+};
+
 /// Why the server ends a connection: a WebSocket close code and a reason.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CloseReason {
@@ -135,10 +141,7 @@ pub fn frame(event: &ServerEvent) -> Utf8Bytes {
 fn deliver(handles: &[Handle], frame: &Utf8Bytes) {
     for handle in handles {
         if let Err(mpsc::error::TrySendError::Full(_)) = handle.frames.try_send(frame.clone()) {
-            handle.close(CloseReason {
-                code: close_code::SLOW_CONSUMER,
-                reason: "too far behind: reconnect and sync",
-            });
+            handle.close(TOO_SLOW);
         }
     }
 }

@@ -25,7 +25,7 @@ pub async fn redirect_by_session(
     if request.method() != Method::GET {
         return next.run(request).await;
     }
-    let has_session = match auth::optional_session(&state.db, request.headers()).await {
+    let has_session = match auth::optional_session(&state, request.headers()).await {
         Ok(session) => session.is_some(),
         Err(error) => return error.into_response(),
     };

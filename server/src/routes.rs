@@ -1,10 +1,11 @@
 //! The HTTP API: accounts and health. The chat itself travels over `/ws`.
 
-use crate::auth::{self, session_cookie};
-use crate::error::{Error, Result};
+use crate::auth::{self, token_hash};
+use crate::error::{plain_json_error, Error, Result};
 use crate::hub::CloseReason;
 use crate::state::AppState;
-use app::model::{validate_password, validate_username, User};
+use crate::throttle::LoginBudget;
+use app::model::{limits, validate_password, validate_username, User, UserId};
 use app::protocol::{close_code, Credentials, Session};
 use axum::{
     extract::{rejection::JsonRejection, ConnectInfo, FromRequest, State},
@@ -13,7 +14,8 @@ use axum::{
     routing::{get, post},
     Json, Router,
 };
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 /// A JSON body whose rejections (wrong content type, malformed JSON, missing fields) answer in the
 /// API's error shape instead of axum's plain text.
@@ -23,7 +25,29 @@ struct Body<T>(T);
 
 impl From<JsonRejection> for Error {
     fn from(rejection: JsonRejection) -> Self {
-        Error::Invalid(rejection.body_text())
+        match rejection {
+            JsonRejection::BytesRejection(_)
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+            {
+                Error::TooLarge("The request body is too large.".into())
+            }
+            JsonRejection::BytesRejection(_) => {
+                Error::Invalid("The request body could not be read in time.".into())
+            }
+            JsonRejection::MissingJsonContentType(_) => {
+                Error::Invalid("Send the request body as application/json.".into())
+            }
+            JsonRejection::JsonSyntaxError(_) => {
+                Error::Invalid("The request body is not valid JSON.".into())
+            }
+            other => {
+                let text = other.body_text();
+                let detail = text
+                    .split_once(": ")
+                    .map_or(text.as_str(), |(_, detail)| detail);
+                Error::Invalid(plain_json_error(detail))
+            }
+        }
     }
 }
 
@@ -33,6 +57,8 @@ pub fn api() -> Router<AppState> {
         .route("/auth/login", post(login))
         .route("/auth/logout", post(logout))
         .route("/me", get(me))
+        .fallback(|| async { Error::NotFound("There is no such API endpoint.".into()) })
+        .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
 }
 
 pub async fn health(State(state): State<AppState>) -> Response {
@@ -45,58 +71,115 @@ pub async fn health(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn register(
-    State(state): State<AppState>,
-    Body(credentials): Body<Credentials>,
-) -> Result<Response> {
-    let username = credentials.username.trim();
-    validate_username(username).map_err(Error::Invalid)?;
-    validate_password(&credentials.password).map_err(Error::Invalid)?;
-    let hash = state.hasher.hash(credentials.password).await?;
-    let user = state
-        .db
-        .create_user(username, &hash, crate::now_ms())
-        .await?;
-    tracing::info!(user = %user.id, "registered");
-    start_session(&state, user, StatusCode::CREATED).await
+/// Refuses over-long credentials before anything else is done with them: they would only cost
+/// memory and hashing time.
+fn check_lengths(credentials: &Credentials) -> Result<()> {
+    if credentials.username.chars().count() > limits::USERNAME_MAX_CHARS {
+        return Err(Error::Invalid(format!(
+            "A username has at most {} characters.",
+            limits::USERNAME_MAX_CHARS
+        )));
+    }
+    if credentials.password.len() > limits::PASSWORD_MAX_BYTES {
+        return Err(Error::Invalid(format!(
+            "A password has at most {} bytes.",
+            limits::PASSWORD_MAX_BYTES
+        )));
+    }
+    Ok(())
 }
 
-/// Checks a password, throttled per account and per client address; unknown usernames cost the same
-/// hash as known ones and get the same answer.
-async fn login(
+fn too_many(what: &str, wait: Duration) -> Error {
+    Error::RateLimited {
+        message: format!(
+            "Too many {what}. Try again in {} minutes.",
+            wait.as_secs().div_ceil(60).max(1)
+        ),
+        retry_after: wait,
+    }
+}
+
+async fn register(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Body(credentials): Body<Credentials>,
 ) -> Result<Response> {
-    let username = credentials.username.trim();
-    let address = peer.ip().to_string();
-    if let Err(wait) = state.login_throttle.check(username, &address) {
-        return Err(Error::RateLimited {
-            message: format!(
-                "Too many failed logins. Try again in {} minutes.",
-                wait.as_secs().div_ceil(60)
-            ),
-            retry_after: wait,
-        });
-    }
-    let (user, stored) = match state.db.find_credentials(username).await? {
-        Some((user, hash)) => (Some(user), Some(hash)),
-        None => (None, None),
-    };
+    check_lengths(&credentials)?;
+    validate_username(&credentials.username).map_err(Error::Invalid)?;
+    validate_password(&credentials.password).map_err(Error::Invalid)?;
+    state
+        .throttles
+        .reserve_registration(peer.ip())
+        .map_err(|wait| too_many("new accounts from your address", wait))?;
+    let hash = state.hasher.hash(credentials.password).await?;
+    let user = state
+        .db
+        .create_user(&credentials.username, &hash, crate::now_ms())
+        .await?;
+    tracing::info!(user = %user.id, "registered");
+    start_session(&state, user, None, StatusCode::CREATED).await
+}
+
+/// Checks a password. Unknown usernames cost the same hash as known ones and get the same answer.
+/// The attempt is counted before the hash (see `throttle` for whose budget it spends).
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Body(credentials): Body<Credentials>,
+) -> Result<Response> {
+    check_lengths(&credentials)?;
+    let found = state.db.find_credentials(&credentials.username).await?;
+    let device = known_device(&state, &headers, found.as_ref().map(|(user, _)| user.id)).await?;
+    let budget = login_budget(device.as_deref(), &credentials.username, peer.ip());
+    state
+        .throttles
+        .reserve_login(&budget)
+        .map_err(|wait| too_many("failed logins", wait))?;
+    let (user, stored) = found.map_or((None, None), |(user, hash)| (Some(user), Some(hash)));
     let valid = state.hasher.verify(credentials.password, stored).await?;
     match user.filter(|_| valid) {
         Some(user) => {
-            state.login_throttle.succeeded(username);
-            start_session(&state, user, StatusCode::OK).await
+            state.throttles.login_succeeded(&budget);
+            start_session(&state, user, device, StatusCode::OK).await
         }
-        None => {
-            state.login_throttle.failed(username, &address);
-            Err(Error::Unauthorized("Wrong username or password.".into()))
-        }
+        None => Err(Error::Unauthorized("Wrong username or password.".into())),
     }
 }
 
-async fn start_session(state: &AppState, user: User, status: StatusCode) -> Result<Response> {
+fn login_budget(device: Option<&str>, username: &str, address: IpAddr) -> LoginBudget {
+    match device {
+        Some(device) => LoginBudget::KnownDevice(device.to_string()),
+        None => LoginBudget::Unknown {
+            account: username.to_lowercase(),
+            address,
+        },
+    }
+}
+
+/// The hash of the device cookie the request presents, if it belongs to `account`.
+async fn known_device(
+    state: &AppState,
+    headers: &HeaderMap,
+    account: Option<UserId>,
+) -> Result<Option<String>> {
+    let (Some(account), Some(token)) = (
+        account,
+        auth::single_cookie(headers, state.settings.cookies.device_name()),
+    ) else {
+        return Ok(None);
+    };
+    let hash = token_hash(token);
+    Ok((state.db.device_owner(&hash).await? == Some(account)).then_some(hash))
+}
+
+/// Opens a session for `user`, and remembers the browser as one of theirs unless it already is.
+async fn start_session(
+    state: &AppState,
+    user: User,
+    known_device: Option<String>,
+    status: StatusCode,
+) -> Result<Response> {
     let token = auth::new_token();
     let now = crate::now_ms();
     let lifetime_secs = u64::from(state.settings.session_days) * 24 * 3600;
@@ -104,24 +187,34 @@ async fn start_session(state: &AppState, user: User, status: StatusCode) -> Resu
         .db
         .create_session(
             user.id,
-            &auth::token_hash(&token),
+            &token_hash(&token),
             now,
             now + lifetime_secs as i64 * 1000,
         )
         .await?;
-    let cookie = session_cookie(Some(&token), lifetime_secs, state.settings.secure_cookies);
-    Ok((
-        status,
-        [(header::SET_COOKIE, cookie)],
-        Json(Session { user, token }),
-    )
-        .into_response())
+    let cookies = &state.settings.cookies;
+    let mut set_cookies = vec![(header::SET_COOKIE, cookies.session(&token, lifetime_secs))];
+    if known_device.is_none() {
+        let device = auth::new_token();
+        state
+            .db
+            .remember_device(&token_hash(&device), user.id, now)
+            .await?;
+        set_cookies.push((header::SET_COOKIE, cookies.device(&device)));
+    }
+    let mut response = (status, Json(Session { user, token })).into_response();
+    for (name, value) in set_cookies {
+        if let Ok(value) = value.parse() {
+            response.headers_mut().append(name, value);
+        }
+    }
+    Ok(response)
 }
 
 /// Ends the presented session and closes its sockets. Idempotent: without a session it only clears
 /// the cookie.
 async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response> {
-    if let Some(session) = auth::optional_session(&state.db, &headers).await? {
+    if let Some(session) = auth::optional_session(&state, &headers).await? {
         state.db.delete_session(session.id).await?;
         state.hub.close_session(
             session.id,
@@ -131,10 +224,10 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
             },
         );
     }
-    let cookie = session_cookie(None, 0, state.settings.secure_cookies);
+    let cookie = state.settings.cookies.cleared_session();
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }
 
 async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<User>> {
-    Ok(Json(auth::authenticate(&state.db, &headers).await?.user))
+    Ok(Json(auth::authenticate(&state, &headers).await?.user))
 }

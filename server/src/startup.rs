@@ -3,30 +3,35 @@
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::{Error, Result};
+use crate::security::{self, CspNonce};
+use crate::serve::{self, ConnectionLimits};
 use crate::state::{AppState, Settings};
-use crate::{pages, routes, ws};
+use crate::{pages, routes, telemetry, ws};
 use app::{shell, App};
 use axum::{
-    http::{HeaderName, Request},
+    http::{request::Parts, HeaderName, Request},
+    middleware::from_fn_with_state,
     routing::get,
     Router,
 };
-use leptos::config::get_configuration;
+use leptos::{config::get_configuration, prelude::*};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::{net::SocketAddr, time::Duration};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    timeout::RequestBodyTimeoutLayer,
     trace::TraceLayer,
 };
 
-/// How long open sockets get to send their close frames at shutdown.
-const SOCKET_DRAIN: Duration = Duration::from_secs(5);
+/// How long open sockets, and then in-flight requests, get to finish at shutdown.
+const DRAIN: Duration = Duration::from_secs(5);
 
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    limits: ConnectionLimits,
     state: AppState,
 }
 
@@ -56,15 +61,20 @@ impl Application {
             .local_addr()
             .map_err(|e| Error::Internal(e.to_string()))?;
 
-        let settings = Settings {
-            allowed_origins: config.allowed_origins.clone(),
-            secure_cookies: config.secure_cookies,
-            session_days: config.session_days,
+        let settings = Settings::new(&config, leptos_options.site_addr, &leptos_options);
+        let limits = ConnectionLimits {
+            per_address: config.max_connections_per_address,
+            total: config
+                .max_connections
+                .unwrap_or_else(serve::connection_room),
+            header_timeout: Duration::from_secs(config.header_timeout_secs),
         };
+        let body_timeout = Duration::from_secs(config.body_timeout_secs);
         let state = AppState::new(db, settings, leptos_options);
         Ok(Self {
-            router: router(state.clone()),
+            router: router(state.clone(), body_timeout),
             listener,
+            limits,
             state,
         })
     }
@@ -81,16 +91,21 @@ impl Application {
     /// Serves until the shutdown token is cancelled, then closes sockets with "going away" and waits
     /// (briefly) for them and for in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        tracing::info!("listening on http://{}", self.local_addr());
-        let shutdown = self.state.shutdown.clone();
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await?;
+        tracing::info!(
+            "listening on http://{} for {}",
+            self.local_addr(),
+            self.state.settings.public_url.origin()
+        );
+        serve::serve(
+            self.listener,
+            self.router,
+            self.limits,
+            self.state.shutdown.clone(),
+            DRAIN,
+        )
+        .await;
         self.state.sockets.close();
-        if tokio::time::timeout(SOCKET_DRAIN, self.state.sockets.wait())
+        if tokio::time::timeout(DRAIN, self.state.sockets.wait())
             .await
             .is_err()
         {
@@ -102,20 +117,35 @@ impl Application {
     }
 }
 
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState, body_timeout: Duration) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let routes = generate_route_list(App);
     let leptos_options = state.leptos_options.clone();
+    let api = routes::api().route_layer(from_fn_with_state(
+        state.clone(),
+        security::guard_api_writes,
+    ));
     Router::new()
         .route("/healthz", get(routes::health))
-        .route("/ws", get(ws::upgrade))
-        .nest("/api", routes::api())
-        .leptos_routes(&state, routes, move || shell(leptos_options.clone()))
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            pages::redirect_by_session,
+        .route(
+            "/ws",
+            get(ws::upgrade).fallback(|| async { Error::MethodNotAllowed }),
+        )
+        .nest("/api", api)
+        .leptos_routes_with_context(&state, routes, provide_csp_nonce, move || {
+            shell(leptos_options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+            provide_csp_nonce,
+            shell,
         ))
+        .layer(from_fn_with_state(state.clone(), pages::redirect_by_session))
+        .layer(from_fn_with_state(
+            state.clone(),
+            security::require_served_host,
+        ))
+        .layer(RequestBodyTimeoutLayer::new(body_timeout))
+        .layer(from_fn_with_state(state.clone(), security::security_headers))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let id = request
@@ -127,7 +157,17 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), id)
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(axum::middleware::from_fn(telemetry::accept_request_id))
         .with_state(state)
+}
+
+/// Gives the page being rendered the nonce that `security_headers` put in its response's policy.
+fn provide_csp_nonce() {
+    let nonce =
+        use_context::<Parts>().and_then(|parts| parts.extensions.get::<CspNonce>().cloned());
+    if let Some(CspNonce(nonce)) = nonce {
+        provide_context(leptos::nonce::Nonce::from_value(nonce));
+    }
 }
 
 /// Cancels `token` on SIGINT or SIGTERM.

@@ -1,9 +1,12 @@
 //! What every handler shares.
 
-use crate::{auth::PasswordHasher, db::Db, hub::Hub, throttle::LoginThrottle};
+use crate::auth::Cookies;
+use crate::config::{Config, PublicUrl};
+use crate::password::PasswordHasher;
+use crate::{db::Db, hub::Hub, throttle::Throttles};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
-use std::sync::Arc;
+use std::{net::SocketAddr, sync::Arc};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 #[derive(Clone, FromRef)]
@@ -11,7 +14,7 @@ pub struct AppState {
     pub db: Db,
     pub hub: Arc<Hub>,
     pub hasher: PasswordHasher,
-    pub login_throttle: Arc<LoginThrottle>,
+    pub throttles: Arc<Throttles>,
     pub settings: Arc<Settings>,
     pub leptos_options: LeptosOptions,
     /// Cancelled when the server begins to stop; socket loops then close with "going away".
@@ -27,7 +30,7 @@ impl AppState {
             db,
             hub: Arc::new(Hub::default()),
             hasher: PasswordHasher::new(cores),
-            login_throttle: Arc::default(),
+            throttles: Arc::new(Throttles::new(settings.registrations_per_hour)),
             settings: Arc::new(settings),
             leptos_options,
             shutdown: CancellationToken::new(),
@@ -39,8 +42,36 @@ impl AppState {
 /// Settings handlers need, derived from the configuration at start.
 #[derive(Debug)]
 pub struct Settings {
-    /// Origins besides the site's own whose pages may open the WebSocket.
+    /// Where people reach the site; its host is the one served, its origin the one trusted.
+    pub public_url: PublicUrl,
+    /// Origins besides the site's own whose pages may call the API and open the WebSocket.
     pub allowed_origins: Vec<String>,
-    pub secure_cookies: bool,
+    pub cookies: Cookies,
     pub session_days: u32,
+    pub registrations_per_hour: u32,
+    /// The port of `cargo leptos watch`'s live-reload socket, which pages then connect to.
+    pub live_reload_port: Option<u16>,
+}
+
+impl Settings {
+    pub fn new(config: &Config, listening_on: SocketAddr, leptos_options: &LeptosOptions) -> Self {
+        let public_url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| PublicUrl::for_listen_address(listening_on));
+        let secure = public_url.https || config.secure_cookies;
+        Self {
+            public_url,
+            allowed_origins: config.allowed_origins.clone(),
+            cookies: Cookies::new(secure),
+            session_days: config.session_days,
+            registrations_per_hour: config.registrations_per_hour,
+            live_reload_port: std::env::var_os("LEPTOS_WATCH").and_then(|_| {
+                let port = leptos_options
+                    .reload_external_port
+                    .unwrap_or(leptos_options.reload_port);
+                u16::try_from(port).ok()
+            }),
+        }
+    }
 }

@@ -1,81 +1,162 @@
-//! Login throttling: failed attempts are counted per account and per client address in fixed
-//! windows; a key over its limit is refused until its window ends, before any password is hashed.
+//! Throttles for the expensive, guessable endpoints: logins and registrations.
+//!
+//! Attempts are counted in fixed windows, and an attempt is *reserved* (counted) before any password
+//! is hashed, under one lock: concurrent requests cannot slip past a limit while earlier ones are
+//! still hashing.
+//!
+//! Logins follow OWASP's "device cookie" scheme, so strangers cannot lock an owner out. A browser that
+//! has logged in to an account before presents that account's device cookie and has a budget of its
+//! own. Every other attempt spends the account's shared budget for unknown devices and its address's
+//! budget. A successful login clears the budget it spent (failures count "in a row").
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Failed logins allowed per account, and per address, in one window.
-const PER_ACCOUNT: u32 = 5;
-const PER_ADDRESS: u32 = 30;
-const WINDOW: Duration = Duration::from_secs(15 * 60);
-/// Past this many tracked keys, expired ones are dropped on the next failure, bounding memory.
-const PRUNE_ABOVE: usize = 10_000;
+/// Failed logins allowed per window: for one account from unknown devices, from one known device,
+/// and from one address.
+pub const LOGINS_PER_ACCOUNT: u32 = 5;
+pub const LOGINS_PER_DEVICE: u32 = 5;
+pub const LOGINS_PER_ADDRESS: u32 = 30;
+pub const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
+pub const REGISTRATION_WINDOW: Duration = Duration::from_secs(60 * 60);
+/// How often expired windows are dropped, which bounds memory by the attempts of one window.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+/// Whose budget a login attempt spends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LoginBudget {
+    /// A browser that logged in to this account before: the SHA-256 of its device token.
+    KnownDevice(String),
+    /// Anyone else: the account (by lower-case username) and the client's address.
+    Unknown { account: String, address: IpAddr },
+}
+
+impl LoginBudget {
+    /// The keys an attempt counts against, with their limits; the first is cleared by a success.
+    fn keys(&self) -> Vec<(String, u32)> {
+        match self {
+            LoginBudget::KnownDevice(device) => {
+                vec![(format!("device:{device}"), LOGINS_PER_DEVICE)]
+            }
+            LoginBudget::Unknown { account, address } => vec![
+                (format!("account:{account}"), LOGINS_PER_ACCOUNT),
+                (format!("address:{address}"), LOGINS_PER_ADDRESS),
+            ],
+        }
+    }
+}
+
+pub struct Throttles {
+    logins: Windows,
+    registrations: Windows,
+    registrations_per_address: u32,
+}
+
+impl Throttles {
+    pub fn new(registrations_per_hour: u32) -> Self {
+        Self {
+            logins: Windows::new(LOGIN_WINDOW),
+            registrations: Windows::new(REGISTRATION_WINDOW),
+            registrations_per_address: registrations_per_hour,
+        }
+    }
+
+    /// Counts a login attempt, or `Err(wait)` while its budget is spent.
+    pub fn reserve_login(&self, budget: &LoginBudget) -> Result<(), Duration> {
+        self.logins.take(&budget.keys(), Instant::now())
+    }
+
+    /// A correct password: the budget it spent starts afresh (the address's does not).
+    pub fn login_succeeded(&self, budget: &LoginBudget) {
+        if let Some((key, _)) = budget.keys().into_iter().next() {
+            self.logins.clear(&key);
+        }
+    }
+
+    /// Counts a registration from `address`, or `Err(wait)` while the address has used its allowance.
+    pub fn reserve_registration(&self, address: IpAddr) -> Result<(), Duration> {
+        let key = (format!("address:{address}"), self.registrations_per_address);
+        self.registrations.take(&[key], Instant::now())
+    }
+}
+
+/// Attempt counts per key in fixed windows.
+struct Windows {
+    length: Duration,
+    state: Mutex<WindowsState>,
+}
+
+struct WindowsState {
+    windows: HashMap<String, Window>,
+    pruned_at: Instant,
+}
 
 struct Window {
     started: Instant,
-    failures: u32,
+    attempts: u32,
 }
 
-#[derive(Default)]
-pub struct LoginThrottle {
-    windows: Mutex<HashMap<String, Window>>,
-}
-
-fn keys(username: &str, address: &str) -> [(String, u32); 2] {
-    [
-        (format!("account:{}", username.to_lowercase()), PER_ACCOUNT),
-        (format!("address:{address}"), PER_ADDRESS),
-    ]
-}
-
-impl LoginThrottle {
-    /// `Err(wait)` while the account or the address has used up its attempts.
-    pub fn check(&self, username: &str, address: &str) -> Result<(), Duration> {
-        self.check_at(username, address, Instant::now())
+impl Windows {
+    fn new(length: Duration) -> Self {
+        Self {
+            length,
+            state: Mutex::new(WindowsState {
+                windows: HashMap::new(),
+                pruned_at: Instant::now(),
+            }),
+        }
     }
 
-    fn check_at(&self, username: &str, address: &str, now: Instant) -> Result<(), Duration> {
-        let windows = self.windows.lock().expect("throttle lock");
-        let wait = keys(username, address)
+    /// Counts one attempt against every key if all are under their limits; otherwise counts nothing
+    /// and returns how long until the last full key's window ends.
+    fn take(&self, keys: &[(String, u32)], now: Instant) -> Result<(), Duration> {
+        let mut state = self.state.lock().expect("throttle lock");
+        if now.duration_since(state.pruned_at) >= PRUNE_EVERY {
+            state
+                .windows
+                .retain(|_, window| now.duration_since(window.started) < self.length);
+            state.pruned_at = now;
+        }
+        let wait = keys
             .iter()
             .filter_map(|(key, limit)| {
-                let window = windows.get(key)?;
+                let window = state.windows.get(key)?;
                 let elapsed = now.duration_since(window.started);
-                (elapsed < WINDOW && window.failures >= *limit).then(|| WINDOW - elapsed)
+                (elapsed < self.length && window.attempts >= *limit).then(|| self.length - elapsed)
             })
             .max();
-        wait.map_or(Ok(()), Err)
-    }
-
-    pub fn failed(&self, username: &str, address: &str) {
-        self.failed_at(username, address, Instant::now());
-    }
-
-    fn failed_at(&self, username: &str, address: &str, now: Instant) {
-        let mut windows = self.windows.lock().expect("throttle lock");
-        if windows.len() > PRUNE_ABOVE {
-            windows.retain(|_, window| now.duration_since(window.started) < WINDOW);
+        if let Some(wait) = wait {
+            return Err(wait);
         }
-        for (key, _) in keys(username, address) {
-            let window = windows.entry(key).or_insert(Window {
+        for (key, _) in keys {
+            let window = state.windows.entry(key.clone()).or_insert(Window {
                 started: now,
-                failures: 0,
+                attempts: 0,
             });
-            if now.duration_since(window.started) >= WINDOW {
+            if now.duration_since(window.started) >= self.length {
                 *window = Window {
                     started: now,
-                    failures: 0,
+                    attempts: 0,
                 };
             }
-            window.failures += 1;
+            window.attempts += 1;
         }
+        Ok(())
     }
 
-    /// A successful login clears its account's count (not its address's).
-    pub fn succeeded(&self, username: &str) {
-        let [(account, _), _] = keys(username, "");
-        self.windows.lock().expect("throttle lock").remove(&account);
+    fn clear(&self, key: &str) {
+        self.state
+            .lock()
+            .expect("throttle lock")
+            .windows
+            .remove(key);
+    }
+
+    #[cfg(test)]
+    fn tracked(&self) -> usize {
+        self.state.lock().unwrap().windows.len()
     }
 }
 
@@ -83,43 +164,134 @@ impl LoginThrottle {
 mod tests {
     use super::*;
 
+    fn unknown(account: &str, address: &str) -> LoginBudget {
+        LoginBudget::Unknown {
+            account: account.into(),
+            address: address.parse().unwrap(),
+        }
+    }
+
     #[test]
     fn an_account_is_held_after_its_limit_until_the_window_ends() {
-        let throttle = LoginThrottle::default();
+        let windows = Windows::new(LOGIN_WINDOW);
         let start = Instant::now();
-        for _ in 0..PER_ACCOUNT {
-            assert!(throttle.check_at("Alice", "10.0.0.1", start).is_ok());
-            throttle.failed_at("Alice", "10.0.0.1", start);
+        for _ in 0..LOGINS_PER_ACCOUNT {
+            assert!(windows
+                .take(&unknown("alice", "10.0.0.1").keys(), start)
+                .is_ok());
         }
-        let wait = throttle.check_at("alice", "10.0.0.2", start).unwrap_err();
-        assert_eq!(wait, WINDOW, "any letter case, any address");
-        assert!(
-            throttle.check_at("bob", "10.0.0.1", start).is_ok(),
-            "others may still log in"
-        );
-        assert!(throttle
-            .check_at("alice", "10.0.0.2", start + WINDOW)
+        let wait = windows
+            .take(&unknown("alice", "10.0.0.2").keys(), start)
+            .unwrap_err();
+        assert_eq!(wait, LOGIN_WINDOW, "from any address");
+        assert!(windows
+            .take(&unknown("bob", "10.0.0.1").keys(), start)
+            .is_ok());
+        assert!(windows
+            .take(&unknown("alice", "10.0.0.2").keys(), start + LOGIN_WINDOW)
             .is_ok());
     }
 
     #[test]
-    fn an_address_is_held_after_guessing_many_accounts() {
-        let throttle = LoginThrottle::default();
+    fn a_known_device_keeps_its_own_budget() {
+        let windows = Windows::new(LOGIN_WINDOW);
         let now = Instant::now();
-        for n in 0..PER_ADDRESS {
-            throttle.failed_at(&format!("user{n}"), "10.0.0.9", now);
+        for n in 0..LOGINS_PER_ACCOUNT {
+            let address = format!("10.0.1.{n}");
+            assert!(windows
+                .take(&unknown("alice", &address).keys(), now)
+                .is_ok());
         }
-        assert!(throttle.check_at("someone", "10.0.0.9", now).is_err());
-        assert!(throttle.check_at("someone", "10.0.0.8", now).is_ok());
+        assert!(windows
+            .take(&unknown("alice", "10.0.2.1").keys(), now)
+            .is_err());
+        let device = LoginBudget::KnownDevice("d1".into());
+        for _ in 0..LOGINS_PER_DEVICE {
+            assert!(windows.take(&device.keys(), now).is_ok());
+        }
+        assert!(
+            windows.take(&device.keys(), now).is_err(),
+            "but not an endless one"
+        );
     }
 
     #[test]
-    fn success_clears_the_account() {
-        let throttle = LoginThrottle::default();
-        for _ in 0..PER_ACCOUNT {
-            throttle.failed("carol", "10.0.0.1");
+    fn an_address_is_held_after_guessing_many_accounts() {
+        let windows = Windows::new(LOGIN_WINDOW);
+        let now = Instant::now();
+        for n in 0..LOGINS_PER_ADDRESS {
+            let budget = unknown(&format!("user{n}"), "10.0.0.9");
+            assert!(windows.take(&budget.keys(), now).is_ok());
         }
-        throttle.succeeded("carol");
-        assert!(throttle.check("carol", "10.0.0.3").is_ok());
+        assert!(windows
+            .take(&unknown("someone", "10.0.0.9").keys(), now)
+            .is_err());
+        assert!(windows
+            .take(&unknown("someone", "10.0.0.8").keys(), now)
+            .is_ok());
+    }
+
+    #[test]
+    fn a_refused_attempt_counts_nothing() {
+        let windows = Windows::new(LOGIN_WINDOW);
+        let now = Instant::now();
+        for _ in 0..LOGINS_PER_ACCOUNT {
+            windows
+                .take(&unknown("carol", "10.0.0.1").keys(), now)
+                .unwrap();
+        }
+        for _ in 0..100 {
+            assert!(windows
+                .take(&unknown("carol", "10.0.0.1").keys(), now)
+                .is_err());
+        }
+        let address = windows.state.lock().unwrap().windows["address:10.0.0.1"].attempts;
+        assert_eq!(address, LOGINS_PER_ACCOUNT);
+    }
+
+    #[test]
+    fn success_clears_the_budget_it_spent() {
+        let throttles = Throttles::new(10);
+        let budget = unknown("carol", "10.0.0.1");
+        for _ in 0..LOGINS_PER_ACCOUNT {
+            throttles.reserve_login(&budget).unwrap();
+        }
+        throttles.login_succeeded(&budget);
+        assert!(throttles
+            .reserve_login(&unknown("carol", "10.0.0.3"))
+            .is_ok());
+    }
+
+    #[test]
+    fn expired_windows_are_dropped() {
+        let windows = Windows::new(LOGIN_WINDOW);
+        let start = Instant::now();
+        for n in 0..1000 {
+            let address = format!("10.0.{}.{}", n / 256, n % 256);
+            windows
+                .take(&unknown(&format!("user{n}"), &address).keys(), start)
+                .unwrap();
+        }
+        assert_eq!(windows.tracked(), 2000);
+        windows
+            .take(
+                &unknown("late", "10.0.0.2").keys(),
+                start + LOGIN_WINDOW + PRUNE_EVERY,
+            )
+            .unwrap();
+        assert_eq!(windows.tracked(), 2, "only the new attempt's keys remain");
+    }
+
+    #[test]
+    fn registrations_are_limited_per_address() {
+        let throttles = Throttles::new(3);
+        let address: IpAddr = "10.0.0.1".parse().unwrap();
+        for _ in 0..3 {
+            throttles.reserve_registration(address).unwrap();
+        }
+        assert!(throttles.reserve_registration(address).is_err());
+        assert!(throttles
+            .reserve_registration("10.0.0.2".parse().unwrap())
+            .is_ok());
     }
 }

@@ -113,6 +113,27 @@ impl Db {
         }))
     }
 
+    /// Remembers a browser as one that has logged in to `user`.
+    pub async fn remember_device(&self, token_hash: &str, user: UserId, now: i64) -> Result<()> {
+        sqlx::query("INSERT INTO known_devices (token_hash, user_id, created_at) VALUES (?, ?, ?)")
+            .bind(token_hash)
+            .bind(user.0)
+            .bind(now)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    /// The account a device token was issued for.
+    pub async fn device_owner(&self, token_hash: &str) -> Result<Option<UserId>> {
+        let owner =
+            sqlx::query_scalar::<_, i64>("SELECT user_id FROM known_devices WHERE token_hash = ?")
+                .bind(token_hash)
+                .fetch_optional(&self.read)
+                .await?;
+        Ok(owner.map(UserId))
+    }
+
     pub async fn delete_session(&self, id: i64) -> Result<()> {
         sqlx::query("DELETE FROM sessions WHERE id = ?")
             .bind(id)

@@ -4,7 +4,7 @@
 use super::dispatch;
 use crate::db::SessionRow;
 use crate::error::Result;
-use crate::hub::{frame, CloseReason};
+use crate::hub::{frame, CloseReason, Registration, TOO_SLOW};
 use crate::state::AppState;
 use app::model::User;
 use app::protocol::{close_code, ApiError, ErrorCode, ServerEvent};
@@ -17,10 +17,13 @@ use tracing::Instrument;
 /// How often the server pings, and how long silence may last before the peer counts as gone.
 const PING_EVERY: Duration = Duration::from_secs(20);
 const SILENCE_LIMIT: Duration = Duration::from_secs(60);
-/// How long one write may wait on a peer that does not read; past it the peer counts as gone.
+/// How long one write may wait on a peer that does not read; past it the peer is too slow (4009).
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long our close frame may wait behind what a slow reader has still to read.
+const CLOSE_SEND: Duration = Duration::from_secs(10);
 /// How long the peer gets to answer our close frame.
 const CLOSE_HANDSHAKE: Duration = Duration::from_secs(2);
+
 /// Malformed frames in a row before the connection is closed.
 const MALFORMED_LIMIT: u32 = 10;
 
@@ -39,6 +42,10 @@ where
                 error: ApiError::new(ErrorCode::Unauthorized, message),
             };
             let _ = send(&mut socket, Message::Text(frame(&error))).await;
+            tracing::info!(
+                code = close_code::UNAUTHORIZED,
+                "closing a socket without a session"
+            );
             close(&mut socket, close_code::UNAUTHORIZED, "log in first").await;
             return;
         }
@@ -77,6 +84,12 @@ where
         }
     };
     if let Some(reason) = reason {
+        tracing::info!(
+            connection = registration.id,
+            code = reason.code,
+            reason = reason.reason,
+            "closing the socket"
+        );
         close(&mut socket, reason.code, reason.reason).await;
     }
     if state.hub.unregister(user.id, registration.id) {
@@ -91,7 +104,7 @@ async fn run<S, E>(
     socket: &mut S,
     state: &AppState,
     user: &User,
-    registration: &mut crate::hub::Registration,
+    registration: &mut Registration,
 ) -> Option<CloseReason>
 where
     S: Sink<Message> + Stream<Item = Result<Message, E>> + Unpin,
@@ -111,7 +124,9 @@ where
                 return registration.close.borrow().clone();
             }
             queued = registration.frames.recv() => {
-                send(socket, Message::Text(queued?)).await?;
+                if let Err(stop) = write(socket, Message::Text(queued?), registration).await {
+                    return stop;
+                }
             }
             incoming = socket.next() => {
                 last_heard = Instant::now();
@@ -119,12 +134,14 @@ where
                     Some(Ok(Message::Text(text))) => {
                         let outcome = dispatch::handle(state, user, text.as_str()).await;
                         malformed_in_a_row = if outcome.malformed { malformed_in_a_row + 1 } else { 0 };
-                        let replied = send(socket, Message::Text(frame(&outcome.reply))).await;
                         // The change is committed: others hear of it even if this peer just left.
                         for (member, event) in &outcome.fanout {
                             state.hub.send(*member, event);
                         }
-                        replied?;
+                        let reply = Message::Text(frame(&outcome.reply));
+                        if let Err(stop) = write(socket, reply, registration).await {
+                            return stop;
+                        }
                         if malformed_in_a_row >= MALFORMED_LIMIT {
                             return Some(CloseReason {
                                 code: close_code::POLICY,
@@ -152,7 +169,9 @@ where
                 if last_heard.elapsed() > SILENCE_LIMIT {
                     return Some(CloseReason { code: close_code::TIMEOUT, reason: "no answer to pings" });
                 }
-                send(socket, Message::Ping(Default::default())).await?;
+                if let Err(stop) = write(socket, Message::Ping(Default::default()), registration).await {
+                    return stop;
+                }
             }
         }
     }
@@ -183,6 +202,38 @@ fn close_reason_for(error: &(dyn std::error::Error + 'static)) -> Option<CloseRe
         cause = error.source();
     }
     None
+}
+
+/// Writes `first`, then every frame already queued for this connection, and flushes once: a reply and
+/// the pushes it caused leave together (and in that order) instead of one small packet each.
+///
+/// Fails with the reason to close with: the hub's (a full queue, a logout) if it asks meanwhile,
+/// too slow if the peer does not take the frames within `SEND_TIMEOUT`, or `None` if it is gone.
+async fn write<S>(
+    socket: &mut S,
+    first: Message,
+    registration: &mut Registration,
+) -> Result<(), Option<CloseReason>>
+where
+    S: Sink<Message> + Unpin,
+{
+    let frames = &mut registration.frames;
+    let batch = async {
+        socket.feed(first).await?;
+        while let Ok(queued) = frames.try_recv() {
+            socket.feed(Message::Text(queued)).await?;
+        }
+        socket.flush().await
+    };
+    tokio::select! {
+        biased;
+        Ok(()) = registration.close.changed() => Err(registration.close.borrow().clone()),
+        written = tokio::time::timeout(SEND_TIMEOUT, batch) => match written {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(None),
+            Err(_) => Err(Some(TOO_SLOW)),
+        },
+    }
 }
 
 /// Writes one frame; `None` when the peer is gone or has stopped reading.
@@ -228,17 +279,18 @@ where
         code,
         reason: reason.into(),
     };
-    let handshake = async {
-        if socket.send(Message::Close(Some(frame))).await.is_err() {
-            return;
-        }
+    let sent = tokio::time::timeout(CLOSE_SEND, socket.send(Message::Close(Some(frame)))).await;
+    if !matches!(sent, Ok(Ok(()))) {
+        return;
+    }
+    let answer = async {
         while let Some(Ok(message)) = socket.next().await {
             if matches!(message, Message::Close(_)) {
                 break;
             }
         }
     };
-    let _ = tokio::time::timeout(CLOSE_HANDSHAKE, handshake).await;
+    let _ = tokio::time::timeout(CLOSE_HANDSHAKE, answer).await;
 }
 
 #[cfg(test)]
@@ -247,6 +299,7 @@ mod tests {
     use crate::db::Db;
     use crate::state::Settings;
     use app::protocol::{ClientEvent, Reply, Request};
+    use clap::Parser;
     use futures::channel::mpsc;
     use std::convert::Infallible;
     use std::pin::Pin;
@@ -327,18 +380,12 @@ mod tests {
         let db = Db::open(&format!("sqlite://{}/test.db", dir.path().display()))
             .await
             .unwrap();
-        let settings = Settings {
-            allowed_origins: Vec::new(),
-            secure_cookies: false,
-            session_days: 1,
-        };
-        AppState::new(
-            db,
-            settings,
-            leptos::config::LeptosOptions::builder()
-                .output_name("natter")
-                .build(),
-        )
+        let options = leptos::config::LeptosOptions::builder()
+            .output_name("natter")
+            .build();
+        let config = crate::config::Config::parse_from(["natter"]);
+        let settings = Settings::new(&config, options.site_addr, &options);
+        AppState::new(db, settings, options)
     }
 
     #[tokio::test]

@@ -3,7 +3,7 @@
 use crate::db::Fanout;
 use crate::error::{Error, Result};
 use crate::state::AppState;
-use app::model::{limits, Person, User};
+use app::model::{is_allowed_control, is_blank, is_nonce_char, limits, Person, User};
 use app::protocol::{ApiError, ClientEvent, ErrorCode, Reply, Request, RequestId, ServerEvent};
 use serde::Deserialize;
 
@@ -156,9 +156,9 @@ pub async fn people(state: &AppState) -> Result<Vec<Person>> {
 
 fn check_nonce(nonce: &str) -> Result<()> {
     let length = nonce.chars().count();
-    if length == 0 || length > limits::NONCE_MAX_CHARS || nonce.chars().any(char::is_control) {
+    if length == 0 || length > limits::NONCE_MAX_CHARS || !nonce.chars().all(is_nonce_char) {
         return Err(Error::Invalid(format!(
-            "nonce is 1 to {} printable characters.",
+            "A nonce is 1 to {} printable ASCII characters, `!` to `~`.",
             limits::NONCE_MAX_CHARS
         )));
     }
@@ -166,14 +166,22 @@ fn check_nonce(nonce: &str) -> Result<()> {
 }
 
 fn check_body(body: &str) -> Result<()> {
-    if body.trim().is_empty() {
-        return Err(Error::Invalid("A message needs some text.".into()));
-    }
     if body.chars().count() > limits::MESSAGE_MAX_CHARS {
         return Err(Error::TooLarge(format!(
             "A message has at most {} characters.",
             limits::MESSAGE_MAX_CHARS
         )));
+    }
+    if body
+        .chars()
+        .any(|c| c.is_control() && !is_allowed_control(c))
+    {
+        return Err(Error::Invalid(
+            "A message may hold line breaks and tabs but no other control characters.".into(),
+        ));
+    }
+    if is_blank(body) {
+        return Err(Error::Invalid("A message needs some visible text.".into()));
     }
     Ok(())
 }
@@ -202,7 +210,13 @@ mod tests {
     #[test]
     fn bodies_and_nonces_are_checked() {
         assert!(check_body("hi").is_ok());
+        assert!(check_body("two\nlines\twith a tab").is_ok());
         assert!(matches!(check_body("  \n"), Err(Error::Invalid(_))));
+        assert!(matches!(
+            check_body("\u{200B}\u{200D}"),
+            Err(Error::Invalid(_))
+        ));
+        assert!(matches!(check_body("bell\u{7}"), Err(Error::Invalid(_))));
         assert!(matches!(
             check_body(&"x".repeat(4001)),
             Err(Error::TooLarge(_))
@@ -211,5 +225,7 @@ mod tests {
         assert!(check_nonce("").is_err());
         assert!(check_nonce(&"n".repeat(65)).is_err());
         assert!(check_nonce("a\u{0}b").is_err());
+        assert!(check_nonce("a\u{202E}b").is_err());
+        assert!(check_nonce("a b").is_err());
     }
 }

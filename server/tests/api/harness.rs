@@ -25,8 +25,13 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// An app started with these extra flags.
+pub async fn spawn_app_with(flags: &[&str]) -> TestApp {
     let data_dir = tempfile::tempdir().expect("temporary directory");
-    start(data_dir).await
+    start(data_dir, flags).await
 }
 
 /// A running app with two registered people, alice and bob.
@@ -43,15 +48,17 @@ pub async fn pair() -> Pair {
     Pair { app, alice, bob }
 }
 
-async fn start(data_dir: tempfile::TempDir) -> TestApp {
+async fn start(data_dir: tempfile::TempDir, flags: &[&str]) -> TestApp {
     server::telemetry::init("warn");
-    let config = Config::parse_from([
+    let mut args = vec![
         "natter",
         "--listen",
         "127.0.0.1:0",
         "--data-dir",
         path_str(data_dir.path()),
-    ]);
+    ];
+    args.extend_from_slice(flags);
+    let config = Config::parse_from(args);
     let app = Application::build(config).await.expect("the app starts");
     let addr = app.local_addr();
     let shutdown = app.shutdown_token();
@@ -93,7 +100,7 @@ impl TestApp {
     pub async fn restart(mut self) -> TestApp {
         self.stop().await;
         let data_dir = std::mem::replace(&mut self.data_dir, tempfile::tempdir().unwrap());
-        start(data_dir).await
+        start(data_dir, &[]).await
     }
 
     pub async fn post_credentials(
@@ -117,6 +124,7 @@ impl TestApp {
         self.http
             .post(self.url("/api/auth/logout"))
             .bearer_auth(token)
+            .json(&serde_json::json!({}))
             .send()
             .await
             .expect("request sent")

@@ -4,5 +4,6 @@
 mod accounts;
 mod chat;
 mod harness;
+mod http;
 mod lifecycle;
 mod socket;
