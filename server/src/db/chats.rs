@@ -60,6 +60,17 @@ async fn append_event(
     Ok(event)
 }
 
+/// The answer to a send whose nonce the sender used before: the stored message if this is a retry of
+/// it, `conflict` if the nonce is being reused for another message (one nonce, one message).
+fn retried(original: Message, chat: ChatId, body: &str) -> Result<(Message, Fanout)> {
+    if original.chat_id != chat || original.body != body {
+        return Err(Error::Conflict(
+            "That nonce was already used for another message: choose a new one.".into(),
+        ));
+    }
+    Ok((original, Vec::new()))
+}
+
 impl Db {
     async fn is_member(&self, chat: ChatId, user: UserId) -> Result<bool> {
         let found = sqlx::query_scalar::<_, i64>(
@@ -215,7 +226,7 @@ impl Db {
         now: i64,
     ) -> Result<(Message, Fanout)> {
         if let Some(original) = self.message_by_nonce(sender, nonce).await? {
-            return Ok((original, Vec::new()));
+            return retried(original, chat, body);
         }
         self.require_member(chat, sender).await?;
         let mut tx = self.write.begin().await?;
@@ -235,8 +246,8 @@ impl Db {
             tx.rollback().await?;
             let original = self.message_by_nonce(sender, nonce).await?;
             return original
-                .map(|m| (m, Vec::new()))
-                .ok_or_else(|| Error::Internal("nonce conflict without a message".into()));
+                .ok_or_else(|| Error::Internal("nonce conflict without a message".into()))
+                .and_then(|original| retried(original, chat, body));
         };
         let stored = message(row);
         let members =

@@ -115,10 +115,23 @@ async fn a_retried_nonce_returns_the_original_message() {
         .unwrap();
     assert_eq!(again, first);
     assert_eq!(from_new_socket, first);
+
+    let carol = app.register("carol").await;
+    let other_chat = open(&mut other_socket, carol.user.id).await;
+    for (chat_id, body) in [(other_chat.id, "only once"), (chat.id, "something else")] {
+        let reused = send(&mut other_socket, chat_id, "same-nonce", body)
+            .await
+            .unwrap_err();
+        assert_eq!(reused.code, ErrorCode::Conflict, "one nonce, one message");
+    }
     assert_eq!(
         history(&mut other_socket, chat.id).await.unwrap(),
         vec![first]
     );
+    assert!(history(&mut other_socket, other_chat.id)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test]
@@ -165,6 +178,15 @@ async fn bad_sends_are_refused_and_store_nothing() {
         ("n1", "   ".to_string(), ErrorCode::Invalid),
         ("", "hi".to_string(), ErrorCode::Invalid),
         ("n2", "x".repeat(4001), ErrorCode::TooLarge),
+        (
+            "n3",
+            "\u{200B}\u{200D}\u{3164}".to_string(),
+            ErrorCode::Invalid,
+        ),
+        ("n4", "\u{2800}\u{2800}".to_string(), ErrorCode::Invalid),
+        ("n5", "\u{1}\u{2}\u{3}".repeat(100), ErrorCode::Invalid),
+        ("n\u{202E}6", "hi".to_string(), ErrorCode::Invalid),
+        ("n 7", "hi".to_string(), ErrorCode::Invalid),
     ];
     for (nonce, body, code) in cases {
         assert_eq!(

@@ -153,6 +153,34 @@ impl TestApp {
         (client, ready)
     }
 
+    /// Like `connect`, over a TCP connection whose receive buffer is only `bytes` large, as a client
+    /// on a slow link has.
+    pub async fn connect_with_receive_buffer(&self, session: &Session, bytes: u32) -> Client {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(bytes).unwrap();
+        let stream = socket.connect(self.addr).await.expect("connected");
+        let mut request = format!("ws://{}/ws", self.addr)
+            .into_client_request()
+            .unwrap();
+        request.headers_mut().insert(
+            "authorization",
+            HeaderValue::from_str(&format!("Bearer {}", session.token)).unwrap(),
+        );
+        let (ws, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream))
+            .await
+            .expect("handshake accepted");
+        let mut client = Client {
+            ws,
+            next_id: 0,
+            pushes: VecDeque::new(),
+        };
+        assert!(matches!(
+            client.next_event().await,
+            ServerEvent::Ready { .. }
+        ));
+        client
+    }
+
     pub async fn try_connect(
         &self,
         headers: &[(&'static str, String)],

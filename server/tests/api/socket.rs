@@ -160,3 +160,36 @@ async fn a_text_frame_that_is_not_utf8_closes_with_1007() {
     client.send_invalid_utf8().await;
     assert_eq!(client.closed().await, Ended::Closed(Some(1007)));
 }
+
+#[tokio::test]
+async fn a_reader_that_falls_behind_is_told_why_it_was_closed() {
+    let Pair { app, alice, bob } = pair().await;
+    let mut slow = app.connect_with_receive_buffer(&alice, 4096).await;
+    let (mut b, _) = app.connect(&bob).await;
+    let Ok(Reply::Chat { chat }) = b
+        .request(ClientEvent::ChatOpen {
+            user_id: alice.user.id,
+        })
+        .await
+    else {
+        panic!("chat opened")
+    };
+    // Alice reads nothing while about 16 KB frames pile up for her: more than the server's socket
+    // buffer (at most 4 MiB) and her queue (256 frames) can hold.
+    let body = "🙂".repeat(4000);
+    for n in 0..600 {
+        let sent = b
+            .request(ClientEvent::MessageSend {
+                chat_id: chat.id,
+                nonce: format!("flood-{n}"),
+                body: body.clone(),
+            })
+            .await;
+        assert!(sent.is_ok(), "the sender is never slowed down: {sent:?}");
+    }
+    // When she reads again she gets what was already on its way, then the close code.
+    assert_eq!(
+        slow.closed().await,
+        Ended::Closed(Some(close_code::SLOW_CONSUMER))
+    );
+}
