@@ -71,11 +71,34 @@ pub struct Chat {
     pub kind: ChatKind,
     pub members: Vec<User>,
     pub created_at: Timestamp,
-    /// The newest message, for the chat list's preview and ordering.
-    pub last_message: Option<Message>,
+    /// When the newest message was sent, else when the chat was created: chat lists are ordered by it,
+    /// most recent first.
+    pub active_at: Timestamp,
+    /// The start of the newest message, for the chat list. The whole message comes with history.
+    pub last_message: Option<MessagePreview>,
 }
 
 impl Chat {
+    /// Where this chat stands in a chat list, to page on from.
+    pub fn position(&self) -> ChatPosition {
+        ChatPosition {
+            active_at: self.active_at,
+            chat_id: self.id,
+        }
+    }
+
+    /// Takes in `message` if it is newer than the preview held.
+    pub fn saw(&mut self, message: &Message) {
+        if self
+            .last_message
+            .as_ref()
+            .is_none_or(|known| known.id < message.id)
+        {
+            self.last_message = Some(MessagePreview::of(message));
+            self.active_at = self.active_at.max(message.sent_at);
+        }
+    }
+
     /// The other member of a direct chat, as seen by `me`.
     pub fn peer(&self, me: UserId) -> Option<&User> {
         self.members.iter().find(|member| member.id != me)
@@ -94,6 +117,60 @@ pub struct Message {
     pub sent_at: Timestamp,
 }
 
+/// A chat's place in a chat list: lists are ordered by `active_at`, then `chat_id`, both descending.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ChatPosition {
+    pub active_at: Timestamp,
+    pub chat_id: ChatId,
+}
+
+/// A message as a chat list shows it: its first characters only.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessagePreview {
+    pub id: MessageId,
+    pub sender_id: UserId,
+    pub sent_at: Timestamp,
+    /// At most `PREVIEW_MAX_CHARS` characters of the body.
+    pub text: String,
+    /// The body is longer than `text`.
+    pub truncated: bool,
+}
+
+impl MessagePreview {
+    pub fn of(message: &Message) -> Self {
+        Self::from_start(
+            message.id,
+            message.sender_id,
+            message.sent_at,
+            &message.body,
+        )
+    }
+
+    /// The preview of a message whose body begins with `body_start` (the whole body, or any start of
+    /// it longer than a preview).
+    pub fn from_start(
+        id: MessageId,
+        sender_id: UserId,
+        sent_at: Timestamp,
+        body_start: &str,
+    ) -> Self {
+        let mut text: String = body_start.chars().take(limits::PREVIEW_MAX_CHARS).collect();
+        let truncated = text.len() < body_start.len();
+        if truncated {
+            text.truncate(text.trim_end().len());
+        }
+        Self {
+            id,
+            sender_id,
+            sent_at,
+            text,
+            truncated,
+        }
+    }
+}
+
 /// Limits every client and the server agree on; the server enforces them.
 pub mod limits {
     pub const USERNAME_MIN_CHARS: usize = 3;
@@ -104,7 +181,13 @@ pub mod limits {
     pub const MESSAGE_MAX_CHARS: usize = 4000;
     pub const NONCE_MAX_CHARS: usize = 64;
     pub const HISTORY_PAGE_MAX: u32 = 100;
+    /// Chats in `ready`, and the most one `chats:list` page holds.
+    pub const CHAT_PAGE_MAX: u32 = 50;
+    /// Characters of a message a chat list's preview shows.
+    pub const PREVIEW_MAX_CHARS: usize = 100;
     pub const SYNC_BATCH_MAX: u32 = 500;
+    /// The largest HTTP request body the API reads.
+    pub const HTTP_BODY_MAX_BYTES: usize = 16 * 1024;
     /// The largest WebSocket text frame the server reads.
     pub const FRAME_MAX_BYTES: usize = 64 * 1024;
 }
@@ -191,6 +274,23 @@ mod tests {
         assert!(validate_username("alice bob").is_err());
         assert!(validate_username("<script>").is_err());
         assert!(validate_username("ålice").is_err());
+    }
+
+    #[test]
+    fn previews_keep_the_start_of_long_messages() {
+        let message = |body: String| Message {
+            id: MessageId(1),
+            chat_id: ChatId(1),
+            sender_id: UserId(1),
+            nonce: "n".into(),
+            body,
+            sent_at: 5,
+        };
+        let short = MessagePreview::of(&message("hi there".into()));
+        assert_eq!((short.text.as_str(), short.truncated), ("hi there", false));
+        let long = MessagePreview::of(&message("é".repeat(4000)));
+        assert_eq!(long.text.chars().count(), limits::PREVIEW_MAX_CHARS);
+        assert!(long.truncated);
     }
 
     #[test]

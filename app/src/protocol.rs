@@ -4,7 +4,9 @@
 //! version for third-party clients is `docs/protocol.md`; its examples are checked against these types
 //! by the tests at the bottom of this file.
 
-use crate::model::{Chat, ChatId, Message, MessageId, Person, Seq, User, UserId};
+use crate::model::{
+    limits, Chat, ChatId, ChatPosition, Message, MessageId, Person, Seq, User, UserId,
+};
 use serde::{Deserialize, Serialize};
 
 /// Chosen by the client; the server answers each request with exactly one `reply` or `error` naming it.
@@ -35,8 +37,29 @@ pub enum ClientEvent {
     #[serde(rename = "message:send")]
     MessageSend {
         chat_id: ChatId,
+        /// Printable ASCII (`!` to `~`), unique per sender.
+        #[cfg_attr(
+            feature = "schema",
+            schemars(length(min = 1, max = limits::NONCE_MAX_CHARS), pattern("^[!-~]+$"))
+        )]
         nonce: String,
+        /// Some visible text; line breaks and tabs are the only control characters allowed.
+        #[cfg_attr(
+            feature = "schema",
+            schemars(length(min = 1, max = limits::MESSAGE_MAX_CHARS))
+        )]
         body: String,
+    },
+    /// A page of the user's chats, most recently active first, after `before` (a position from an
+    /// earlier page, or `ready`) when given. Replies `chats`.
+    #[serde(rename = "chats:list")]
+    ChatsList {
+        #[serde(default)]
+        before: Option<ChatPosition>,
+        /// At most `CHAT_PAGE_MAX`, which is also the default.
+        #[serde(default)]
+        #[cfg_attr(feature = "schema", schemars(range(min = 1, max = limits::CHAT_PAGE_MAX)))]
+        limit: Option<u32>,
     },
     /// A page of history, newest first, strictly older than `before` when given. Replies `history`.
     #[serde(rename = "message:history")]
@@ -44,13 +67,18 @@ pub enum ClientEvent {
         chat_id: ChatId,
         #[serde(default)]
         before: Option<MessageId>,
+        /// 50 when not given.
         #[serde(default)]
+        #[cfg_attr(feature = "schema", schemars(range(min = 1, max = limits::HISTORY_PAGE_MAX)))]
         limit: Option<u32>,
     },
     /// Every stream event after position `after`, oldest first. Replies `sync`, or the error
     /// `resync_required` when the position is not one this user's stream has.
     #[serde(rename = "sync")]
-    Sync { after: Seq },
+    Sync {
+        #[cfg_attr(feature = "schema", schemars(range(min = 0)))]
+        after: Seq,
+    },
 }
 
 /// One server frame.
@@ -65,7 +93,10 @@ pub enum ServerEvent {
         /// The newest position of this user's stream: pass it to `sync` after a reconnect.
         seq: Seq,
         people: Vec<Person>,
+        /// The first page of the user's chats, most recently active first.
         chats: Vec<Chat>,
+        /// More chats follow: ask `chats:list` from the last one's position.
+        more_chats: bool,
     },
     /// The success answer to request `id`.
     #[serde(rename = "reply")]
@@ -108,6 +139,11 @@ pub enum Reply {
     },
     Chat {
         chat: Chat,
+    },
+    Chats {
+        /// Most recently active first.
+        chats: Vec<Chat>,
+        has_more: bool,
     },
     Message {
         message: Message,
@@ -210,7 +246,20 @@ pub mod close_code {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Credentials {
+    /// ASCII letters, digits, `_`, `.` and `-`, starting with a letter or digit.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(
+            length(min = limits::USERNAME_MIN_CHARS, max = limits::USERNAME_MAX_CHARS),
+            pattern("^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+        )
+    )]
     pub username: String,
+    /// At least `PASSWORD_MIN_CHARS` characters and at most `PASSWORD_MAX_BYTES` bytes of UTF-8.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(length(min = limits::PASSWORD_MIN_CHARS, max = limits::PASSWORD_MAX_BYTES))
+    )]
     pub password: String,
 }
 
@@ -276,6 +325,8 @@ mod tests {
                 serde_json::from_value::<Session>(value.clone()).map(|_| ())
             } else if value.get("password").is_some() {
                 serde_json::from_value::<Credentials>(value.clone()).map(|_| ())
+            } else if value.get("username").is_some() {
+                serde_json::from_value::<User>(value.clone()).map(|_| ())
             } else {
                 serde_json::from_value::<ApiError>(value.clone()).map(|_| ())
             };
@@ -327,6 +378,7 @@ mod tests {
             kind: ChatKind::Direct,
             members: vec![],
             created_at: 0,
+            active_at: 0,
             last_message: None,
         };
         assert_eq!(ServerEvent::ChatNew { seq: 9, chat }.seq(), Some(9));

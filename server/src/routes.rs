@@ -8,7 +8,7 @@ use crate::throttle::LoginBudget;
 use app::model::{limits, validate_password, validate_username, User, UserId};
 use app::protocol::{close_code, Credentials, Session};
 use axum::{
-    extract::{rejection::JsonRejection, ConnectInfo, FromRequest, State},
+    extract::{rejection::JsonRejection, ConnectInfo, DefaultBodyLimit, FromRequest, State},
     http::{header, HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -57,6 +57,7 @@ pub fn api() -> Router<AppState> {
         .route("/auth/login", post(login))
         .route("/auth/logout", post(logout))
         .route("/me", get(me))
+        .layer(DefaultBodyLimit::max(limits::HTTP_BODY_MAX_BYTES))
         .fallback(|| async { Error::NotFound("There is no such API endpoint.".into()) })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
 }

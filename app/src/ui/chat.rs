@@ -2,7 +2,7 @@
 
 use super::api;
 use super::socket::ChatClient;
-use crate::model::{ChatId, Message, UserId};
+use crate::model::{is_blank, ChatId, Message, UserId};
 use leptos::{ev::SubmitEvent, prelude::*};
 
 #[component]
@@ -28,7 +28,7 @@ pub fn ChatPage() -> impl IntoView {
         <div class="app">
             <aside class="sidebar" aria-label="Sidebar">
                 <header class="me">
-                    <span class="username">{me}</span>
+                    <bdi class="username">{me}</bdi>
                     <button type="button" on:click=log_out>"Log out"</button>
                 </header>
                 <ConnectionStatus/>
@@ -68,7 +68,7 @@ fn PeopleList() -> impl IntoView {
                         >
                             <span class="presence" class:online=person.online
                                 title=if person.online { "online" } else { "offline" }></span>
-                            {person.user.username.clone()}
+                            <bdi>{person.user.username.clone()}</bdi>
                         </button>
                     </li>
                 </For>
@@ -89,7 +89,10 @@ fn ChatList() -> impl IntoView {
                     let preview = chat
                         .last_message
                         .as_ref()
-                        .map(|m| m.body.clone())
+                        .map(|m| {
+                            let more = if m.truncated { "…" } else { "" };
+                            format!("{}{more}", m.text)
+                        })
                         .unwrap_or_default();
                     (chat.id, s.chat_title(chat), preview)
                 })
@@ -108,12 +111,18 @@ fn ChatList() -> impl IntoView {
                             aria-pressed=move || (store.with(|s| s.selected) == Some(row.0)).to_string()
                             on:click=move |_| client.update(|s| s.select(row.0))
                         >
-                            <span class="title">{row.1.clone()}</span>
-                            <span class="preview">{row.2.clone()}</span>
+                            <bdi class="title">{row.1.clone()}</bdi>
+                            <span class="preview" dir="auto">{row.2.clone()}</span>
                         </button>
                     </li>
                 </For>
             </ul>
+            <Show when=move || store.with(|s| s.more_chats)>
+                <button type="button" class="older"
+                    on:click=move |_| client.update(|s| s.load_more_chats().into_iter().collect())>
+                    "Show older chats"
+                </button>
+            </Show>
         </nav>
     }
 }
@@ -185,7 +194,7 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         let body = draft.get_untracked().trim().to_string();
-        if body.is_empty() {
+        if is_blank(&body) {
             return;
         }
         draft.set(String::new());
@@ -194,7 +203,7 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
 
     view! {
         <section class="conversation" aria-label=move || format!("Conversation with {}", title())>
-            <h2>{title}</h2>
+            <h2><bdi>{title}</bdi></h2>
             <Show when=has_more>
                 <button type="button" class="older"
                     on:click=move |_| client.update(|s| s.load_older(chat_id).into_iter().collect())>
@@ -207,7 +216,7 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
                 </For>
                 <For each=pending key=|p| (p.nonce.clone(), p.failed.clone()) let:pending>
                     <li class="message mine pending">
-                        <span class="body">{pending.body.clone()}</span>
+                        <span class="body" dir="auto">{pending.body.clone()}</span>
                         <span class="state">
                             {match pending.failed {
                                 Some(reason) => format!("Not sent: {reason}"),
@@ -234,8 +243,8 @@ fn MessageRow(message: Message, mine: bool) -> impl IntoView {
     let time = clock_time(message.sent_at);
     view! {
         <li class="message" class:mine=mine>
-            <span class="author">{author}</span>
-            <span class="body">{message.body}</span>
+            <bdi class="author">{author}</bdi>
+            <span class="body" dir="auto">{message.body}</span>
             <time>{time}</time>
         </li>
     }

@@ -25,6 +25,8 @@ pub struct Store {
     pub people: Vec<Person>,
     /// Most recent activity first.
     pub chats: Vec<Chat>,
+    /// The server has older chats than those loaded.
+    pub more_chats: bool,
     /// Loaded messages per chat, oldest first.
     pub messages: HashMap<ChatId, Vec<Message>>,
     /// Whether older history exists beyond what is loaded.
@@ -87,12 +89,14 @@ impl Store {
                 seq,
                 people,
                 chats,
+                more_chats,
             } => {
                 self.me = Some(user);
                 self.set_people(people);
                 for chat in chats {
                     self.upsert_chat(chat);
                 }
+                self.more_chats = more_chats;
                 match self.seq {
                     // A reconnect: fetch what happened while we were away.
                     Some(after) => requests.push(self.request(ClientEvent::Sync { after })),
@@ -139,6 +143,12 @@ impl Store {
                 let id = chat.id;
                 self.upsert_chat(chat);
                 return self.select(id);
+            }
+            Reply::Chats { chats, has_more } => {
+                for chat in chats {
+                    self.upsert_chat(chat);
+                }
+                self.more_chats = has_more;
             }
             Reply::Message { message } => self.add_message(message),
             Reply::History {
@@ -222,6 +232,18 @@ impl Store {
         }))
     }
 
+    /// The next page of chats, older than the oldest loaded, if the server has more.
+    pub fn load_more_chats(&mut self) -> Option<Request> {
+        if !self.more_chats {
+            return None;
+        }
+        let before = self.chats.last().map(Chat::position);
+        Some(self.request(ClientEvent::ChatsList {
+            before,
+            limit: None,
+        }))
+    }
+
     pub fn open_direct(&mut self, user_id: UserId) -> Request {
         self.request(ClientEvent::ChatOpen { user_id })
     }
@@ -248,14 +270,15 @@ impl Store {
         self.people = people;
     }
 
-    fn upsert_chat(&mut self, chat: Chat) {
+    fn upsert_chat(&mut self, mut chat: Chat) {
         match self.chats.iter_mut().find(|known| known.id == chat.id) {
             Some(known) => {
-                let newest = newer(known.last_message.take(), chat.last_message.clone());
-                *known = Chat {
-                    last_message: newest,
-                    ..chat
-                };
+                // Keep whichever preview is newer: a page may be older than a push already applied.
+                if known.position() > chat.position() {
+                    chat.active_at = known.active_at;
+                    chat.last_message = known.last_message.take();
+                }
+                *known = chat;
             }
             None => self.chats.push(chat),
         }
@@ -263,13 +286,8 @@ impl Store {
     }
 
     fn sort_chats(&mut self) {
-        let activity = |chat: &Chat| {
-            chat.last_message
-                .as_ref()
-                .map_or(chat.created_at, |m| m.sent_at)
-        };
         self.chats
-            .sort_by_key(|chat| std::cmp::Reverse(activity(chat)));
+            .sort_by_key(|chat| std::cmp::Reverse(chat.position()));
     }
 
     /// Adds a message once, however many times it arrives (reply, push, sync, history).
@@ -283,20 +301,13 @@ impl Store {
             .iter_mut()
             .find(|chat| chat.id == message.chat_id)
         {
-            chat.last_message = newer(chat.last_message.take(), Some(message.clone()));
+            chat.saw(&message);
         }
         self.sort_chats();
         let messages = self.messages.entry(message.chat_id).or_default();
         if let Err(position) = messages.binary_search_by_key(&message.id, |known| known.id) {
             messages.insert(position, message);
         }
-    }
-}
-
-fn newer(a: Option<Message>, b: Option<Message>) -> Option<Message> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(if b.id > a.id { b } else { a }),
-        (a, b) => a.or(b),
     }
 }
 
@@ -318,6 +329,7 @@ mod tests {
             kind: ChatKind::Direct,
             members: vec![user(1, "ann"), user(2, "bob")],
             created_at: 10,
+            active_at: 10,
             last_message: None,
         }
     }
@@ -348,6 +360,7 @@ mod tests {
                 },
             ],
             chats: vec![chat(1)],
+            more_chats: false,
         }
     }
 
@@ -405,6 +418,49 @@ mod tests {
             store.chats[0].last_message.as_ref().unwrap().id,
             MessageId(3)
         );
+    }
+
+    #[test]
+    fn older_chats_load_page_by_page_and_keep_newer_previews() {
+        let mut store = Store::default();
+        let ServerEvent::Ready { user, people, .. } = ready(0) else {
+            unreachable!()
+        };
+        store.apply(ServerEvent::Ready {
+            user,
+            seq: 0,
+            people,
+            chats: vec![chat(1)],
+            more_chats: true,
+        });
+        let more = store.load_more_chats().unwrap();
+        assert_eq!(
+            more.event,
+            ClientEvent::ChatsList {
+                before: Some(chat(1).position()),
+                limit: None
+            }
+        );
+        store.apply(ServerEvent::MessageNew {
+            seq: 1,
+            message: message(4, 2, "x"),
+        });
+        let mut older = chat(2);
+        older.active_at = 5;
+        store.apply(ServerEvent::Reply {
+            id: more.id,
+            result: Reply::Chats {
+                chats: vec![older, chat(1)],
+                has_more: false,
+            },
+        });
+        let order: Vec<_> = store.chats.iter().map(|c| c.id.0).collect();
+        assert_eq!(order, vec![1, 2], "most recently active first");
+        assert_eq!(
+            store.chats[0].last_message.as_ref().unwrap().id,
+            MessageId(4)
+        );
+        assert!(store.load_more_chats().is_none());
     }
 
     #[test]

@@ -6,7 +6,10 @@
 
 use super::Db;
 use crate::error::{Error, Result};
-use app::model::{Chat, ChatId, ChatKind, Message, MessageId, Seq, User, UserId};
+use app::model::{
+    limits, Chat, ChatId, ChatKind, ChatPosition, Message, MessageId, MessagePreview, Seq, User,
+    UserId,
+};
 use app::protocol::ServerEvent;
 use sqlx::{Sqlite, Transaction};
 use std::collections::HashMap;
@@ -22,6 +25,8 @@ pub struct StreamPage {
 }
 
 type MessageRow = (i64, i64, i64, String, String, i64);
+type ChatRow = (i64, i64, i64);
+const CHAT_COLUMNS: &str = "c.id, c.created_at, c.active_at";
 const MESSAGE_COLUMNS: &str = "id, chat_id, sender_id, nonce, body, sent_at";
 
 fn message((id, chat_id, sender_id, nonce, body, sent_at): MessageRow) -> Message {
@@ -111,10 +116,11 @@ impl Db {
         let key = format!("{low}:{high}");
         let mut tx = self.write.begin().await?;
         let created = sqlx::query_scalar::<_, i64>(
-            "INSERT INTO chats (kind, direct_key, created_at) VALUES ('direct', ?, ?)
+            "INSERT INTO chats (kind, direct_key, created_at, active_at) VALUES ('direct', ?, ?, ?)
              ON CONFLICT (direct_key) DO NOTHING RETURNING id",
         )
         .bind(&key)
+        .bind(now)
         .bind(now)
         .fetch_optional(&mut *tx)
         .await?;
@@ -132,6 +138,7 @@ impl Db {
             kind: ChatKind::Direct,
             members: vec![me.clone(), other],
             created_at: now,
+            active_at: now,
             last_message: None,
         };
         let mut fanout = Vec::new();
@@ -154,63 +161,93 @@ impl Db {
     }
 
     async fn chat(&self, id: ChatId) -> Result<Chat> {
-        self.chats_where("c.id = ?", id.0)
-            .await?
-            .pop()
-            .ok_or_else(|| Error::NotFound("No such chat.".into()))
-    }
-
-    /// Every chat `user` belongs to, with members and newest message.
-    pub async fn chats_of(&self, user: UserId) -> Result<Vec<Chat>> {
-        self.chats_where(
-            "c.id IN (SELECT chat_id FROM chat_members WHERE user_id = ?)",
-            user.0,
-        )
-        .await
-    }
-
-    /// Chats matching `filter` (SQL over `chats c`, with one bound id), fully loaded in three queries.
-    async fn chats_where(&self, filter: &str, bound: i64) -> Result<Vec<Chat>> {
-        let chats = sqlx::query_as::<_, (i64, i64)>(&format!(
-            "SELECT c.id, c.created_at FROM chats c WHERE {filter} ORDER BY c.id"
+        let row = sqlx::query_as::<_, ChatRow>(&format!(
+            "SELECT {CHAT_COLUMNS} FROM chats c WHERE c.id = ?"
         ))
-        .bind(bound)
+        .bind(id.0)
+        .fetch_optional(&self.read)
+        .await?
+        .ok_or_else(|| Error::NotFound("No such chat.".into()))?;
+        Ok(self.load_chats(vec![row]).await?.remove(0))
+    }
+
+    /// Up to `limit` of `user`'s chats, most recently active first, after `before` when given, and
+    /// whether more follow.
+    pub async fn chats_page(
+        &self,
+        user: UserId,
+        before: Option<ChatPosition>,
+        limit: u32,
+    ) -> Result<(Vec<Chat>, bool)> {
+        let before = before.unwrap_or(ChatPosition {
+            active_at: i64::MAX,
+            chat_id: ChatId(i64::MAX),
+        });
+        let mut rows = sqlx::query_as::<_, ChatRow>(&format!(
+            "SELECT {CHAT_COLUMNS} FROM chats c JOIN chat_members m ON m.chat_id = c.id
+             WHERE m.user_id = ? AND (c.active_at < ? OR (c.active_at = ? AND c.id < ?))
+             ORDER BY c.active_at DESC, c.id DESC LIMIT ?"
+        ))
+        .bind(user.0)
+        .bind(before.active_at)
+        .bind(before.active_at)
+        .bind(before.chat_id.0)
+        .bind(i64::from(limit) + 1)
         .fetch_all(&self.read)
         .await?;
-        let members = sqlx::query_as::<_, (i64, i64, String)>(&format!(
+        let has_more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        Ok((self.load_chats(rows).await?, has_more))
+    }
+
+    /// The chats of `rows` with their members and newest message's preview, in two more queries.
+    async fn load_chats(&self, rows: Vec<ChatRow>) -> Result<Vec<Chat>> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = vec!["?"; rows.len()].join(", ");
+        let members_sql = format!(
             "SELECT m.chat_id, u.id, u.username FROM chat_members m JOIN users u ON u.id = m.user_id
-             WHERE m.chat_id IN (SELECT c.id FROM chats c WHERE {filter}) ORDER BY m.joined_at, u.id"
-        ))
-        .bind(bound)
-        .fetch_all(&self.read)
-        .await?;
-        let newest = sqlx::query_as::<_, MessageRow>(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id IN (
-                SELECT max(id) FROM messages
-                WHERE chat_id IN (SELECT c.id FROM chats c WHERE {filter}) GROUP BY chat_id)"
-        ))
-        .bind(bound)
-        .fetch_all(&self.read)
-        .await?;
+             WHERE m.chat_id IN ({ids}) ORDER BY m.joined_at, u.id"
+        );
+        // One character more than a preview shows, so it can tell whether the body goes on.
+        let previews_sql = format!(
+            "SELECT m.chat_id, m.id, m.sender_id, m.sent_at, substr(m.body, 1, {}) FROM chats c
+             JOIN messages m ON m.id = c.last_message_id WHERE c.id IN ({ids})",
+            limits::PREVIEW_MAX_CHARS + 1
+        );
+        let mut members = sqlx::query_as::<_, (i64, i64, String)>(&members_sql);
+        let mut previews = sqlx::query_as::<_, (i64, i64, i64, i64, String)>(&previews_sql);
+        for row in &rows {
+            members = members.bind(row.0);
+            previews = previews.bind(row.0);
+        }
         let mut members_of: HashMap<i64, Vec<User>> = HashMap::new();
-        for (chat_id, id, username) in members {
+        for (chat_id, id, username) in members.fetch_all(&self.read).await? {
             members_of.entry(chat_id).or_default().push(User {
                 id: UserId(id),
                 username,
             });
         }
-        let mut newest_of: HashMap<i64, Message> = newest
+        let mut preview_of: HashMap<i64, MessagePreview> = previews
+            .fetch_all(&self.read)
+            .await?
             .into_iter()
-            .map(|row| (row.1, message(row)))
+            .map(|(chat_id, id, sender_id, sent_at, start)| {
+                let preview =
+                    MessagePreview::from_start(MessageId(id), UserId(sender_id), sent_at, &start);
+                (chat_id, preview)
+            })
             .collect();
-        Ok(chats
+        Ok(rows
             .into_iter()
-            .map(|(id, created_at)| Chat {
+            .map(|(id, created_at, active_at)| Chat {
                 id: ChatId(id),
                 kind: ChatKind::Direct,
                 members: members_of.remove(&id).unwrap_or_default(),
                 created_at,
-                last_message: newest_of.remove(&id),
+                active_at,
+                last_message: preview_of.remove(&id),
             })
             .collect())
     }
@@ -250,6 +287,12 @@ impl Db {
                 .and_then(|original| retried(original, chat, body));
         };
         let stored = message(row);
+        sqlx::query("UPDATE chats SET active_at = ?, last_message_id = ? WHERE id = ?")
+            .bind(stored.sent_at)
+            .bind(stored.id.0)
+            .bind(chat.0)
+            .execute(&mut *tx)
+            .await?;
         let members =
             sqlx::query_scalar::<_, i64>("SELECT user_id FROM chat_members WHERE chat_id = ?")
                 .bind(chat.0)

@@ -6,7 +6,7 @@ use crate::db::SessionRow;
 use crate::error::Result;
 use crate::hub::{frame, CloseReason, Registration, TOO_SLOW};
 use crate::state::AppState;
-use app::model::User;
+use app::model::{limits, User};
 use app::protocol::{close_code, ApiError, ErrorCode, ServerEvent};
 use axum::extract::ws::{close_code as ws_close, CloseFrame, Message};
 use futures::{Sink, SinkExt, Stream, StreamExt};
@@ -248,11 +248,16 @@ where
 }
 
 async fn ready(state: &AppState, user: &User) -> Result<ServerEvent> {
+    let (chats, more_chats) = state
+        .db
+        .chats_page(user.id, None, limits::CHAT_PAGE_MAX)
+        .await?;
     Ok(ServerEvent::Ready {
         user: user.clone(),
         seq: state.db.last_seq(user.id).await?,
         people: dispatch::people(state).await?,
-        chats: state.db.chats_of(user.id).await?,
+        chats,
+        more_chats,
     })
 }
 

@@ -100,19 +100,18 @@ async fn execute(state: &AppState, user: &User, event: ClientEvent) -> Result<(R
                 .await?;
             (Reply::Message { message }, fanout)
         }
+        ClientEvent::ChatsList { before, limit } => {
+            let limit = page_limit(limit, limits::CHAT_PAGE_MAX, limits::CHAT_PAGE_MAX)?;
+            let (chats, has_more) = db.chats_page(user.id, before, limit).await?;
+            (Reply::Chats { chats, has_more }, Vec::new())
+        }
         ClientEvent::MessageHistory {
             chat_id,
             before,
             limit,
         } => {
             db.require_member(chat_id, user.id).await?;
-            let limit = limit.unwrap_or(HISTORY_PAGE_DEFAULT);
-            if !(1..=limits::HISTORY_PAGE_MAX).contains(&limit) {
-                return Err(Error::Invalid(format!(
-                    "limit is between 1 and {}.",
-                    limits::HISTORY_PAGE_MAX
-                )));
-            }
+            let limit = page_limit(limit, HISTORY_PAGE_DEFAULT, limits::HISTORY_PAGE_MAX)?;
             let (messages, has_more) = db.history(chat_id, before, limit).await?;
             (
                 Reply::History {
@@ -152,6 +151,15 @@ pub async fn people(state: &AppState) -> Result<Vec<Person>> {
             user,
         })
         .collect())
+}
+
+/// A page size the client asked for (or the default), within 1 and `max`.
+fn page_limit(asked: Option<u32>, default: u32, max: u32) -> Result<u32> {
+    let limit = asked.unwrap_or(default);
+    if !(1..=max).contains(&limit) {
+        return Err(Error::Invalid(format!("limit is between 1 and {max}.")));
+    }
+    Ok(limit)
 }
 
 fn check_nonce(nonce: &str) -> Result<()> {

@@ -1,6 +1,6 @@
 //! Direct chats and messages between people.
 
-use crate::harness::{pair, Client, Pair};
+use crate::harness::{pair, spawn_app_with, Client, Pair};
 use app::model::{Chat, ChatId, Message, Seq, UserId};
 use app::protocol::{ApiError, ClientEvent, ErrorCode, Reply, ServerEvent};
 
@@ -328,4 +328,65 @@ async fn people_show_who_is_online() {
         ServerEvent::UserStatus { person } => assert!(!person.online),
         other => panic!("expected user:status, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn ready_holds_a_first_page_of_chats_with_short_previews() {
+    let app = spawn_app_with(&["--registrations-per-hour", "100"]).await;
+    let victim = app.register("victim").await;
+    let page = app::model::limits::CHAT_PAGE_MAX as usize;
+    for n in 0..=page {
+        let stranger = app.register(&format!("stranger{n}")).await;
+        let (mut s, _) = app.connect(&stranger).await;
+        let chat = open(&mut s, victim.user.id).await;
+        send(&mut s, chat.id, "big", &"x".repeat(4000))
+            .await
+            .unwrap();
+    }
+    let (mut v, ready) = app.connect(&victim).await;
+    let ServerEvent::Ready {
+        chats, more_chats, ..
+    } = ready
+    else {
+        unreachable!()
+    };
+    assert_eq!(chats.len(), page);
+    assert!(more_chats);
+    for chat in &chats {
+        let preview = chat.last_message.as_ref().unwrap();
+        assert_eq!(
+            preview.text.chars().count(),
+            app::model::limits::PREVIEW_MAX_CHARS
+        );
+        assert!(preview.truncated);
+    }
+    let newest_first: Vec<_> = chats.iter().map(|c| c.position()).collect();
+    let mut sorted = newest_first.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(newest_first, sorted, "most recently active first");
+
+    let Reply::Chats {
+        chats: rest,
+        has_more,
+    } = v
+        .request(ClientEvent::ChatsList {
+            before: chats.last().map(|c| c.position()),
+            limit: None,
+        })
+        .await
+        .unwrap()
+    else {
+        panic!("a chats page")
+    };
+    assert_eq!(rest.len(), 1, "the one left over");
+    assert!(!has_more);
+    assert!(chats.iter().all(|c| c.id != rest[0].id));
+    let too_many = v
+        .request(ClientEvent::ChatsList {
+            before: None,
+            limit: Some(1000),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(too_many.code, ErrorCode::Invalid);
 }

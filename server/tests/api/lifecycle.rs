@@ -78,7 +78,10 @@ async fn messages_survive_a_restart() {
     let ServerEvent::Ready { chats, .. } = ready else {
         unreachable!()
     };
-    assert_eq!(chats[0].last_message.as_ref(), Some(&message));
+    assert_eq!(
+        chats[0].last_message,
+        Some(app::model::MessagePreview::of(&message))
+    );
     let history = ClientEvent::MessageHistory {
         chat_id: chat.id,
         before: None,
