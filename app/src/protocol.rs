@@ -4,9 +4,7 @@
 //! version for third-party clients is `docs/protocol.md`; its examples are checked against these types
 //! by the tests at the bottom of this file.
 
-use crate::model::{
-    limits, Chat, ChatId, ChatPosition, Message, MessageId, Person, Seq, User, UserId,
-};
+use crate::model::{Chat, ChatId, ChatPosition, Message, MessageId, Person, Seq, User, UserId};
 use serde::{Deserialize, Serialize};
 
 /// Chosen by the client; the server answers each request with exactly one `reply` or `error` naming it.
@@ -40,13 +38,13 @@ pub enum ClientEvent {
         /// Printable ASCII (`!` to `~`), unique per sender.
         #[cfg_attr(
             feature = "schema",
-            schemars(length(min = 1, max = limits::NONCE_MAX_CHARS), pattern("^[!-~]+$"))
+            schemars(length(min = 1, max = crate::model::limits::NONCE_MAX_CHARS), pattern("^[!-~]+$"))
         )]
         nonce: String,
         /// Some visible text; line breaks and tabs are the only control characters allowed.
         #[cfg_attr(
             feature = "schema",
-            schemars(length(min = 1, max = limits::MESSAGE_MAX_CHARS))
+            schemars(length(min = 1, max = crate::model::limits::MESSAGE_MAX_CHARS))
         )]
         body: String,
     },
@@ -58,7 +56,7 @@ pub enum ClientEvent {
         before: Option<ChatPosition>,
         /// At most `CHAT_PAGE_MAX`, which is also the default.
         #[serde(default)]
-        #[cfg_attr(feature = "schema", schemars(range(min = 1, max = limits::CHAT_PAGE_MAX)))]
+        #[cfg_attr(feature = "schema", schemars(range(min = 1, max = crate::model::limits::CHAT_PAGE_MAX)))]
         limit: Option<u32>,
     },
     /// A page of history, newest first, strictly older than `before` when given. Replies `history`.
@@ -69,7 +67,7 @@ pub enum ClientEvent {
         before: Option<MessageId>,
         /// 50 when not given.
         #[serde(default)]
-        #[cfg_attr(feature = "schema", schemars(range(min = 1, max = limits::HISTORY_PAGE_MAX)))]
+        #[cfg_attr(feature = "schema", schemars(range(min = 1, max = crate::model::limits::HISTORY_PAGE_MAX)))]
         limit: Option<u32>,
     },
     /// Every stream event after position `after`, oldest first. Replies `sync`, or the error
@@ -250,7 +248,7 @@ pub struct Credentials {
     #[cfg_attr(
         feature = "schema",
         schemars(
-            length(min = limits::USERNAME_MIN_CHARS, max = limits::USERNAME_MAX_CHARS),
+            length(min = crate::model::limits::USERNAME_MIN_CHARS, max = crate::model::limits::USERNAME_MAX_CHARS),
             pattern("^[A-Za-z0-9][A-Za-z0-9_.-]*$")
         )
     )]
@@ -258,7 +256,7 @@ pub struct Credentials {
     /// At least `PASSWORD_MIN_CHARS` characters and at most `PASSWORD_MAX_BYTES` bytes of UTF-8.
     #[cfg_attr(
         feature = "schema",
-        schemars(length(min = limits::PASSWORD_MIN_CHARS, max = limits::PASSWORD_MAX_BYTES))
+        schemars(length(min = crate::model::limits::PASSWORD_MIN_CHARS, max = crate::model::limits::PASSWORD_MAX_BYTES))
     )]
     pub password: String,
 }

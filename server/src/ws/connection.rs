@@ -23,7 +23,6 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 const CLOSE_SEND: Duration = Duration::from_secs(10);
 /// How long the peer gets to answer our close frame.
 const CLOSE_HANDSHAKE: Duration = Duration::from_secs(2);
-
 /// Malformed frames in a row before the connection is closed.
 const MALFORMED_LIMIT: u32 = 10;
 

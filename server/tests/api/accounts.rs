@@ -199,15 +199,8 @@ fn browser(address: &str) -> reqwest::Client {
 }
 
 async fn log_in(app: &TestApp, client: &reqwest::Client, username: &str, password: &str) -> u16 {
-    client
-        .post(app.url("/api/auth/login"))
-        .json(&app::protocol::Credentials {
-            username: username.into(),
-            password: password.into(),
-        })
-        .send()
+    app.post_credentials_from(client, "/api/auth/login", username, password)
         .await
-        .unwrap()
         .status()
         .as_u16()
 }
@@ -216,15 +209,9 @@ async fn log_in(app: &TestApp, client: &reqwest::Client, username: &str, passwor
 async fn strangers_cannot_lock_the_owner_out() {
     let app = spawn_app().await;
     let owner = browser("127.0.0.1");
-    let registered = owner
-        .post(app.url("/api/auth/register"))
-        .json(&app::protocol::Credentials {
-            username: "ivan".into(),
-            password: "correct horse".into(),
-        })
-        .send()
-        .await
-        .unwrap();
+    let registered = app
+        .post_credentials_from(&owner, "/api/auth/register", "ivan", "correct horse")
+        .await;
     assert_eq!(registered.status(), 201);
     let cookies: Vec<_> = registered.headers().get_all("set-cookie").iter().collect();
     assert!(
@@ -305,14 +292,13 @@ async fn registrations_are_throttled_per_address() {
         .await;
     assert_eq!(response.status(), 429);
     assert!(response.headers().contains_key("retry-after"));
-    let elsewhere = browser("127.0.0.2")
-        .post(app.url("/api/auth/register"))
-        .json(&app::protocol::Credentials {
-            username: "leo5".into(),
-            password: "correct horse".into(),
-        })
-        .send()
-        .await
-        .unwrap();
+    let elsewhere = app
+        .post_credentials_from(
+            &browser("127.0.0.2"),
+            "/api/auth/register",
+            "leo5",
+            "correct horse",
+        )
+        .await;
     assert_eq!(elsewhere.status(), 201, "other addresses still register");
 }

@@ -109,7 +109,19 @@ impl TestApp {
         username: &str,
         password: &str,
     ) -> reqwest::Response {
-        self.http
+        self.post_credentials_from(&self.http, path, username, password)
+            .await
+    }
+
+    /// `post_credentials` from a client of the test's own (one that keeps cookies, say).
+    pub async fn post_credentials_from(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        username: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        client
             .post(self.url(path))
             .json(&Credentials {
                 username: username.into(),
