@@ -15,7 +15,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 /// How long a browser is remembered as one that has logged in to an account.
-const DEVICE_COOKIE_DAYS: u64 = 365;
+pub const DEVICE_COOKIE_DAYS: u64 = 365;
 
 /// The names and attributes of Natter's two cookies: the session, and the device cookie that gives a
 /// browser known to an account its own login budget (see `throttle`).

@@ -171,7 +171,12 @@ async fn known_device(
         return Ok(None);
     };
     let hash = token_hash(token);
-    Ok((state.db.device_owner(&hash).await? == Some(account)).then_some(hash))
+    let max_age_ms = (auth::DEVICE_COOKIE_DAYS * 24 * 3600 * 1000) as i64;
+    let owner = state
+        .db
+        .device_owner(&hash, crate::now_ms(), max_age_ms)
+        .await?;
+    Ok((owner == Some(account)).then_some(hash))
 }
 
 /// Opens a session for `user`, and remembers the browser as one of theirs unless it already is.

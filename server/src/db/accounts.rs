@@ -4,6 +4,9 @@ use super::Db;
 use crate::error::{Error, Result};
 use app::model::{User, UserId};
 
+/// Devices remembered per account.
+const KNOWN_DEVICES_MAX: i64 = 20;
+
 /// A valid session, as the token that presents it resolves to.
 #[derive(Clone, Debug)]
 pub struct SessionRow {
@@ -113,24 +116,44 @@ impl Db {
         }))
     }
 
-    /// Remembers a browser as one that has logged in to `user`.
+    /// Remembers a browser as one that has logged in to `user`, forgetting all but the account's
+    /// newest `KNOWN_DEVICES_MAX` (clients that keep no cookies would otherwise add one per login).
     pub async fn remember_device(&self, token_hash: &str, user: UserId, now: i64) -> Result<()> {
+        let mut tx = self.write.begin().await?;
         sqlx::query("INSERT INTO known_devices (token_hash, user_id, created_at) VALUES (?, ?, ?)")
             .bind(token_hash)
             .bind(user.0)
             .bind(now)
-            .execute(&self.write)
+            .execute(&mut *tx)
             .await?;
+        sqlx::query(
+            "DELETE FROM known_devices WHERE user_id = ? AND token_hash NOT IN (
+                SELECT token_hash FROM known_devices WHERE user_id = ?
+                ORDER BY created_at DESC LIMIT ?)",
+        )
+        .bind(user.0)
+        .bind(user.0)
+        .bind(KNOWN_DEVICES_MAX)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
-    /// The account a device token was issued for.
-    pub async fn device_owner(&self, token_hash: &str) -> Result<Option<UserId>> {
-        let owner =
-            sqlx::query_scalar::<_, i64>("SELECT user_id FROM known_devices WHERE token_hash = ?")
-                .bind(token_hash)
-                .fetch_optional(&self.read)
-                .await?;
+    /// The account a device token was issued for, while it is younger than `max_age_ms`.
+    pub async fn device_owner(
+        &self,
+        token_hash: &str,
+        now: i64,
+        max_age_ms: i64,
+    ) -> Result<Option<UserId>> {
+        let owner = sqlx::query_scalar::<_, i64>(
+            "SELECT user_id FROM known_devices WHERE token_hash = ? AND created_at > ?",
+        )
+        .bind(token_hash)
+        .bind(now - max_age_ms)
+        .fetch_optional(&self.read)
+        .await?;
         Ok(owner.map(UserId))
     }
 
@@ -149,5 +172,34 @@ impl Db {
         Ok(sqlx::query_scalar::<_, i64>("SELECT count(*) FROM users")
             .fetch_one(&self.read)
             .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_account_remembers_its_newest_devices_for_a_while() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&format!("sqlite://{}/t.db", dir.path().display()))
+            .await
+            .unwrap();
+        let ann = db.create_user("ann", "hash", 0).await.unwrap();
+        for n in 0..=KNOWN_DEVICES_MAX {
+            db.remember_device(&format!("d{n}"), ann.id, n)
+                .await
+                .unwrap();
+        }
+        let owner = |device: &'static str, now: i64| db.device_owner(device, now, 1000);
+        assert_eq!(
+            owner("d0", 100).await.unwrap(),
+            None,
+            "the oldest is forgotten"
+        );
+        assert_eq!(owner("d1", 100).await.unwrap(), Some(ann.id));
+        assert_eq!(owner("d20", 100).await.unwrap(), Some(ann.id));
+        assert_eq!(owner("d20", 5000).await.unwrap(), None, "and expires");
+        assert_eq!(owner("unknown", 100).await.unwrap(), None);
     }
 }

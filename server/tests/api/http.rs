@@ -292,3 +292,77 @@ async fn only_well_formed_request_ids_are_echoed() {
     assert_ne!(echoed("has spaces".into()).await, "has spaces");
     assert_ne!(echoed("<script>".into()).await, "<script>");
 }
+
+#[tokio::test]
+async fn a_planted_second_session_cookie_counts_as_no_session() {
+    let app = spawn_app().await;
+    let victim = app.register("victim").await;
+    let attacker = app.register("attacker").await;
+    let tossed = format!(
+        "natter_session={}; natter_session={}",
+        attacker.token, victim.token
+    );
+    let me = app
+        .http
+        .get(app.url("/api/me"))
+        .header("cookie", tossed.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 401);
+    let mut socket = app
+        .try_connect(&[("cookie", tossed)])
+        .await
+        .expect("upgraded");
+    match socket.next_event().await {
+        app::protocol::ServerEvent::Error { error, .. } => {
+            assert_eq!(error.code, ErrorCode::Unauthorized)
+        }
+        other => panic!("expected unauthorized, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn over_https_the_cookies_are_host_only() {
+    let app = spawn_app_with(&["--public-url", "https://chat.example.org"]).await;
+    let registered = app
+        .http
+        .post(app.url("/api/auth/register"))
+        .header("host", "chat.example.org")
+        .json(&app::protocol::Credentials {
+            username: "olga".into(),
+            password: "correct horse".into(),
+        })
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 201);
+    let cookies: Vec<_> = registered
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|c| c.to_str().unwrap().to_string())
+        .collect();
+    assert_eq!(cookies.len(), 2, "{cookies:?}");
+    for cookie in &cookies {
+        assert!(cookie.starts_with("__Host-natter_"), "{cookie}");
+        assert!(
+            cookie.contains("; Secure") && cookie.contains("Path=/;"),
+            "{cookie}"
+        );
+    }
+    let session: app::protocol::Session = registered.json().await.unwrap();
+    let unprefixed = app
+        .http
+        .get(app.url("/api/me"))
+        .header("host", "chat.example.org")
+        .header("cookie", format!("natter_session={}", session.token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        unprefixed.status(),
+        401,
+        "a cookie any page could set is not read"
+    );
+}

@@ -40,6 +40,29 @@ async fn a_foreign_origin_is_refused_before_the_upgrade() {
         Err(WsError::Http(response)) => assert_eq!(response.status(), 403),
         other => panic!("expected 403, got {:?}", other.map(|_| ())),
     }
+    // The shapes of a DNS-rebinding page, and of the right host under another scheme.
+    let port = app.addr.port();
+    let refusals = [
+        (
+            format!("evil.test:{port}"),
+            format!("http://evil.test:{port}"),
+            400,
+        ),
+        (app.addr.to_string(), format!("https://{}", app.addr), 403),
+    ];
+    for (host, origin, status) in refusals {
+        let refused = app
+            .try_connect(&[
+                ("cookie", cookie.clone()),
+                ("host", host),
+                ("origin", origin),
+            ])
+            .await;
+        match refused {
+            Err(WsError::Http(response)) => assert_eq!(response.status(), status),
+            other => panic!("expected {status}, got {:?}", other.map(|_| ())),
+        }
+    }
     let mut own = app
         .try_connect(&[("cookie", cookie), ("origin", app.origin())])
         .await
