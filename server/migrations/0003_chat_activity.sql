@@ -1,5 +1,5 @@
 -- Chat lists are paged by activity, newest first, and show a preview of the newest message. Both are
--- kept on the chat row, updated with each message, so a page is one indexed read however long the
+-- kept on the chat row, updated with each message, so a page reads chat rows only, however long the
 -- chats' histories are.
 ALTER TABLE chats ADD COLUMN active_at INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE chats ADD COLUMN last_message_id INTEGER REFERENCES messages (id);

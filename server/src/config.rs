@@ -23,10 +23,10 @@ pub struct Config {
     #[arg(long, env = "NATTER_DATABASE_URL")]
     pub database_url: Option<String>,
 
-    /// The address people open in their browser, scheme://host[:port] (e.g. https://chat.example.org).
-    /// Requests for any other host are refused, and browsers may call the API and open the socket
-    /// only from this origin. An https URL also makes the session cookie Secure and `__Host-` bound
-    /// [default: http://<listen address>].
+    /// The address people open in their browser, scheme://host[:port] (e.g. https://chat.example.org;
+    /// behind a proxy that terminates TLS, the https address). Requests for any other host are
+    /// refused, and browsers may call the API and open the socket only from this origin. An https URL
+    /// makes the cookies Secure and `__Host-` bound [default: http://<listen address>].
     #[arg(long, env = "NATTER_PUBLIC_URL", value_parser = PublicUrl::parse)]
     pub public_url: Option<PublicUrl>,
 
@@ -34,11 +34,6 @@ pub struct Config {
     /// The public URL's origin is always allowed.
     #[arg(long, env = "NATTER_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
-
-    /// Mark the session cookie Secure even though the public URL is http (for a proxy that
-    /// terminates TLS but forwards plain http URLs).
-    #[arg(long, env = "NATTER_SECURE_COOKIES")]
-    pub secure_cookies: bool,
 
     /// How long a login stays valid, in days.
     #[arg(long, env = "NATTER_SESSION_DAYS", default_value_t = 30)]
@@ -52,7 +47,8 @@ pub struct Config {
     )]
     pub max_connections_per_address: usize,
 
-    /// Open connections in all [default: what the open-file limit leaves room for].
+    /// Open connections in all, at most what the open-file limit leaves room for (the server raises
+    /// its soft limit to the hard one at start) [default: that room].
     #[arg(long, env = "NATTER_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
 

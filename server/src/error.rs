@@ -45,52 +45,51 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn api(&self) -> ApiError {
-        match self {
+        let (code, message, retry_after_secs) = match self {
+            Error::Invalid(m) => (ErrorCode::Invalid, m.clone(), None),
+            Error::Unauthorized(m) => (ErrorCode::Unauthorized, m.clone(), None),
+            Error::Forbidden(m) => (ErrorCode::Forbidden, m.clone(), None),
+            Error::NotFound(m) => (ErrorCode::NotFound, m.clone(), None),
+            Error::Conflict(m) => (ErrorCode::Conflict, m.clone(), None),
+            Error::TooLarge(m) => (ErrorCode::TooLarge, m.clone(), None),
             Error::RateLimited {
                 message,
                 retry_after,
-            } => {
-                return ApiError {
-                    retry_after_secs: Some(retry_after.as_secs().max(1)),
-                    ..ApiError::new(ErrorCode::RateLimited, message.clone())
-                }
-            }
-            Error::Busy => {
-                return ApiError {
-                    retry_after_secs: Some(1),
-                    ..ApiError::new(
-                        ErrorCode::Unavailable,
-                        "The server is busy; nothing was done. Try again in a moment.",
-                    )
-                }
-            }
-            _ => {}
-        }
-        let (code, message) = match self {
-            Error::Invalid(m) => (ErrorCode::Invalid, m.clone()),
-            Error::Unauthorized(m) => (ErrorCode::Unauthorized, m.clone()),
-            Error::Forbidden(m) => (ErrorCode::Forbidden, m.clone()),
-            Error::NotFound(m) => (ErrorCode::NotFound, m.clone()),
-            Error::Conflict(m) => (ErrorCode::Conflict, m.clone()),
-            Error::TooLarge(m) => (ErrorCode::TooLarge, m.clone()),
+            } => (
+                ErrorCode::RateLimited,
+                message.clone(),
+                Some(retry_after.as_secs().max(1)),
+            ),
+            Error::Busy => (
+                ErrorCode::Unavailable,
+                "The server is busy; nothing was done. Try again in a moment.".into(),
+                Some(1),
+            ),
             Error::MethodNotAllowed => (
                 ErrorCode::MethodNotAllowed,
                 "That endpoint does not take this method.".into(),
+                None,
             ),
             Error::ResyncRequired(_) => (
                 ErrorCode::ResyncRequired,
                 "That stream position is unknown: load everything afresh.".into(),
+                None,
             ),
             Error::Database(e) if is_transient(e) => (
                 ErrorCode::Unavailable,
                 "The database is busy; nothing was saved. Try again.".into(),
+                None,
             ),
-            Error::Database(_) | Error::Internal(_) | Error::RateLimited { .. } | Error::Busy => (
+            Error::Database(_) | Error::Internal(_) => (
                 ErrorCode::Internal,
                 "Something went wrong on the server.".into(),
+                None,
             ),
         };
-        ApiError::new(code, message)
+        ApiError {
+            retry_after_secs,
+            ..ApiError::new(code, message)
+        }
     }
 
     /// Logs what the client will not see: the cause of internal and unavailable errors.

@@ -10,7 +10,7 @@ use argon2::{
     password_hash::{rand_core::OsRng, Output, PasswordHash, SaltString},
     Algorithm, Argon2, Block, Params, Version,
 };
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex};
 use tokio::sync::oneshot;
 
 /// Hashes waiting for a thread, beyond which requests are refused.
@@ -22,20 +22,8 @@ fn params() -> Params {
     Params::new(MEMORY_KIB, 2, 1, None).expect("OWASP parameters are valid")
 }
 
-enum Work {
-    Hash(String),
-    Verify { password: String, stored: String },
-}
-
-enum Done {
-    Hashed(Result<String>),
-    Verified(bool),
-}
-
-struct Job {
-    work: Work,
-    done: oneshot::Sender<Done>,
-}
+/// Work for a hashing thread; it answers through a channel of its own.
+type Job = Box<dyn FnOnce(&mut Worker) + Send>;
 
 /// The handle requests use; cheap to clone. The threads end when the last handle is dropped.
 #[derive(Clone)]
@@ -49,7 +37,7 @@ impl PasswordHasher {
     /// Starts `threads` hashing threads.
     pub fn new(threads: usize) -> Self {
         let (jobs, queue) = mpsc::sync_channel::<Job>(QUEUE);
-        let queue = Arc::new(std::sync::Mutex::new(queue));
+        let queue = Arc::new(Mutex::new(queue));
         for n in 0..threads.max(1) {
             let queue = queue.clone();
             std::thread::Builder::new()
@@ -65,53 +53,50 @@ impl PasswordHasher {
     }
 
     /// Queues `work`, or refuses at once when the queue is full.
-    fn submit(&self, work: Work) -> Result<oneshot::Receiver<Done>> {
+    fn submit<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Worker) -> T + Send + 'static,
+    ) -> Result<oneshot::Receiver<T>> {
         let (done, answer) = oneshot::channel();
-        self.jobs
-            .try_send(Job { work, done })
-            .map_err(|error| match error {
-                mpsc::TrySendError::Full(_) => Error::Busy,
-                mpsc::TrySendError::Disconnected(_) => Error::Internal("hasher stopped".into()),
-            })?;
+        let job: Job = Box::new(move |worker| {
+            let _ = done.send(work(worker));
+        });
+        self.jobs.try_send(job).map_err(|error| match error {
+            mpsc::TrySendError::Full(_) => Error::Busy,
+            mpsc::TrySendError::Disconnected(_) => Error::Internal("hasher stopped".into()),
+        })?;
         Ok(answer)
     }
 
-    async fn run(&self, work: Work) -> Result<Done> {
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Worker) -> T + Send + 'static,
+    ) -> Result<T> {
         self.submit(work)?
             .await
             .map_err(|_| Error::Internal("a hashing thread failed".into()))
     }
 
     pub async fn hash(&self, password: String) -> Result<String> {
-        match self.run(Work::Hash(password)).await? {
-            Done::Hashed(hash) => hash,
-            Done::Verified(_) => unreachable!("a hash job answers a hash"),
-        }
+        self.run(move |worker| worker.hash(&password)).await?
     }
 
     /// Whether `password` matches `stored`; with no stored hash it checks the decoy and says no.
     pub async fn verify(&self, password: String, stored: Option<String>) -> Result<bool> {
         let known = stored.is_some();
         let stored = stored.unwrap_or_else(|| self.decoy_hash.to_string());
-        match self.run(Work::Verify { password, stored }).await? {
-            Done::Verified(matches) => Ok(known && matches),
-            Done::Hashed(_) => unreachable!("a verify job answers a verdict"),
-        }
+        let matches = self
+            .run(move |worker| worker.verify(&password, &stored))
+            .await?;
+        Ok(known && matches)
     }
 }
 
-fn work(queue: &std::sync::Mutex<mpsc::Receiver<Job>>) {
+fn work(queue: &Mutex<mpsc::Receiver<Job>>) {
     let mut worker = Worker::default();
-    loop {
-        let job = match queue.lock().map(|queue| queue.recv()) {
-            Ok(Ok(job)) => job,
-            _ => return,
-        };
-        let done = match job.work {
-            Work::Hash(password) => Done::Hashed(worker.hash(&password)),
-            Work::Verify { password, stored } => Done::Verified(worker.verify(&password, &stored)),
-        };
-        let _ = job.done.send(done);
+    // One thread at a time waits for the next job; the lock is let go as soon as it has one.
+    while let Ok(Ok(job)) = queue.lock().map(|queue| queue.recv()) {
+        job(&mut worker);
     }
 }
 
@@ -229,13 +214,8 @@ mod tests {
             jobs,
             decoy_hash: "unused".into(),
         };
-        let queued: Vec<_> = (0..QUEUE)
-            .map(|_| hasher.submit(Work::Hash("password".into())).unwrap())
-            .collect();
-        assert!(matches!(
-            hasher.submit(Work::Hash("one more".into())),
-            Err(Error::Busy)
-        ));
+        let queued: Vec<_> = (0..QUEUE).map(|_| hasher.submit(|_| ()).unwrap()).collect();
+        assert!(matches!(hasher.submit(|_| ()), Err(Error::Busy)));
         drop(queued);
     }
 }

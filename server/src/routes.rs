@@ -3,6 +3,7 @@
 use crate::auth::{self, token_hash};
 use crate::error::{plain_json_error, Error, Result};
 use crate::hub::CloseReason;
+use crate::serve::client_network;
 use crate::state::AppState;
 use crate::throttle::LoginBudget;
 use app::model::{limits, validate_password, validate_username, User, UserId};
@@ -72,8 +73,8 @@ pub async fn health(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Refuses over-long credentials before anything else is done with them: they would only cost
-/// memory and hashing time.
+/// Refuses over-long credentials at login before anything else is done with them: they would only
+/// cost memory and hashing time. (Registration checks them with the rest of its rules.)
 fn check_lengths(credentials: &Credentials) -> Result<()> {
     if credentials.username.chars().count() > limits::USERNAME_MAX_CHARS {
         return Err(Error::Invalid(format!(
@@ -105,14 +106,20 @@ async fn register(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Body(credentials): Body<Credentials>,
 ) -> Result<Response> {
-    check_lengths(&credentials)?;
     validate_username(&credentials.username).map_err(Error::Invalid)?;
     validate_password(&credentials.password).map_err(Error::Invalid)?;
+    let address = client_network(peer.ip());
     state
         .throttles
-        .reserve_registration(peer.ip())
+        .reserve_registration(address)
         .map_err(|wait| too_many("new accounts from your address", wait))?;
-    let hash = state.hasher.hash(credentials.password).await?;
+    let hash = match state.hasher.hash(credentials.password).await {
+        Err(Error::Busy) => {
+            state.throttles.registration_not_attempted(address);
+            return Err(Error::Busy);
+        }
+        hashed => hashed?,
+    };
     let user = state
         .db
         .create_user(&credentials.username, &hash, crate::now_ms())
@@ -132,13 +139,23 @@ async fn login(
     check_lengths(&credentials)?;
     let found = state.db.find_credentials(&credentials.username).await?;
     let device = known_device(&state, &headers, found.as_ref().map(|(user, _)| user.id)).await?;
-    let budget = login_budget(device.as_deref(), &credentials.username, peer.ip());
+    let budget = login_budget(
+        device.as_deref(),
+        &credentials.username,
+        client_network(peer.ip()),
+    );
     state
         .throttles
         .reserve_login(&budget)
         .map_err(|wait| too_many("failed logins", wait))?;
     let (user, stored) = found.map_or((None, None), |(user, hash)| (Some(user), Some(hash)));
-    let valid = state.hasher.verify(credentials.password, stored).await?;
+    let valid = match state.hasher.verify(credentials.password, stored).await {
+        Err(Error::Busy) => {
+            state.throttles.login_not_checked(&budget);
+            return Err(Error::Busy);
+        }
+        verified => verified?,
+    };
     match user.filter(|_| valid) {
         Some(user) => {
             state.throttles.login_succeeded(&budget);

@@ -158,8 +158,8 @@ pub async fn security_headers(
     response
 }
 
-/// Scripts: the site's own files, the page's nonce'd inline scripts, and WebAssembly compilation
-/// (hydration). Everything else only from the site itself; no framing at all. `cargo leptos watch`
+/// Scripts: the page's nonce'd inline scripts, the site's own files (Leptos' `modulepreload` link for
+/// the bundle carries no nonce) and WebAssembly compilation (hydration). Everything else only from the site itself; no framing at all. `cargo leptos watch`
 /// adds its live-reload socket.
 fn content_security_policy(nonce: &str, live_reload_port: Option<u16>) -> String {
     let reload = live_reload_port

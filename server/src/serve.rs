@@ -5,11 +5,18 @@
 //! - connections are counted per client address and in total, and the excess is refused at once with a
 //!   short `503` (the file-descriptor limit is never reached, so `/healthz` and logins keep answering);
 //! - a request's headers must arrive within the header timeout, which also closes idle keep-alive
-//!   connections (request bodies have their own timeout, a layer in the router);
+//!   connections; an API request's body must arrive within the body timeout (`body_deadline`);
 //! - `TCP_NODELAY` is set, so a small reply is not held back by Nagle's algorithm;
 //! - a WebSocket keeps its connection's slot until the socket closes.
 
-use axum::{extract::ConnectInfo, Router};
+use axum::{
+    body::Body,
+    extract::{ConnectInfo, Request},
+    middleware::Next,
+    response::Response,
+    Router,
+};
+use futures::StreamExt;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::{
@@ -86,17 +93,16 @@ pub async fn serve(
                 }
             },
         };
-        let Some(slot) = Counter::admit(&counter, peer.ip()) else {
+        let Some(slot) = Counter::admit(&counter, client_network(peer.ip())) else {
             tracing::debug!(%peer, "refused a connection over the limit");
-            // Best effort: the client may not be reading, and must not hold up the loop.
-            let _ = stream.try_write(REFUSAL);
+            refuse(stream);
             continue;
         };
         send_small_writes_at_once(&stream);
         let router = router.clone();
         let service = hyper::service::service_fn(move |mut request: hyper::Request<_>| {
             request.extensions_mut().insert(ConnectInfo(peer));
-            router.clone().oneshot(request.map(axum::body::Body::new))
+            router.clone().oneshot(request.map(Body::new))
         });
         let io = TokioIo::new(Counted {
             stream,
@@ -125,6 +131,50 @@ pub async fn serve(
         .is_err()
     {
         tracing::warn!("some requests did not finish in time");
+    }
+}
+
+/// Gives a request's body `limit` in all to arrive: past it, reading the body fails, the handler
+/// answers `400`, and the connection closes with the body unread. (tower-http's body timeout only
+/// bounds the gap between two chunks, which a client sending a byte now and then never reaches.)
+pub async fn body_deadline(limit: Duration, request: Request, next: Next) -> Response {
+    let deadline = tokio::time::Instant::now() + limit;
+    let request = request.map(|body| {
+        let chunks = body.into_data_stream();
+        let timed = futures::stream::unfold(Some(chunks), move |chunks| async move {
+            let mut chunks = chunks?;
+            match tokio::time::timeout_at(deadline, chunks.next()).await {
+                Ok(Some(chunk)) => Some((chunk, Some(chunks))),
+                Ok(None) => None,
+                Err(_) => Some((Err(axum::Error::new("the body took too long")), None)),
+            }
+        });
+        Body::from_stream(timed)
+    });
+    next.run(request).await
+}
+
+/// The network a client address stands for in per-address limits: an IPv6 host usually holds a whole
+/// /64, so it counts as one; an IPv4 address mapped into IPv6 counts as itself.
+pub fn client_network(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V4(_) => address,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        },
+    }
+}
+
+/// Answers an over-limit connection with the refusal and closes it, without waiting on the client:
+/// what it already sent is read first, so the close is a FIN (the refusal arrives) rather than a RST.
+fn refuse(stream: TcpStream) {
+    let _ = stream.try_write(REFUSAL);
+    let mut sent = [0u8; 4096];
+    for _ in 0..16 {
+        if !matches!(stream.try_read(&mut sent), Ok(n) if n > 0) {
+            break;
+        }
     }
 }
 
@@ -272,6 +322,25 @@ mod tests {
         assert!(!accepted.nodelay().unwrap(), "Nagle is on by default");
         send_small_writes_at_once(&accepted);
         assert!(accepted.nodelay().unwrap());
+    }
+
+    #[test]
+    fn an_ipv6_host_counts_as_its_slash_64() {
+        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            client_network(ip("2001:db8:1:2:aaaa::1")),
+            ip("2001:db8:1:2::")
+        );
+        assert_eq!(
+            client_network(ip("2001:db8:1:2:bbbb::9")),
+            client_network(ip("2001:db8:1:2:aaaa::1"))
+        );
+        assert_ne!(
+            client_network(ip("2001:db8:1:3::1")),
+            client_network(ip("2001:db8:1:2::1"))
+        );
+        assert_eq!(client_network(ip("::ffff:10.0.0.1")), ip("10.0.0.1"));
+        assert_eq!(client_network(ip("10.0.0.1")), ip("10.0.0.1"));
     }
 
     #[test]

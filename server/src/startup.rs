@@ -21,7 +21,6 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
-    timeout::RequestBodyTimeoutLayer,
     trace::TraceLayer,
 };
 
@@ -62,11 +61,10 @@ impl Application {
             .map_err(|e| Error::Internal(e.to_string()))?;
 
         let settings = Settings::new(&config, leptos_options.site_addr, &leptos_options);
+        let room = serve::connection_room();
         let limits = ConnectionLimits {
             per_address: config.max_connections_per_address,
-            total: config
-                .max_connections
-                .unwrap_or_else(serve::connection_room),
+            total: config.max_connections.map_or(room, |asked| asked.min(room)),
             header_timeout: Duration::from_secs(config.header_timeout_secs),
         };
         let body_timeout = Duration::from_secs(config.body_timeout_secs);
@@ -121,10 +119,14 @@ pub fn router(state: AppState, body_timeout: Duration) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let routes = generate_route_list(App);
     let leptos_options = state.leptos_options.clone();
-    let api = routes::api().route_layer(from_fn_with_state(
-        state.clone(),
-        security::guard_api_writes,
-    ));
+    let api = routes::api()
+        .route_layer(from_fn_with_state(
+            state.clone(),
+            security::guard_api_writes,
+        ))
+        .route_layer(axum::middleware::from_fn(move |request, next| {
+            serve::body_deadline(body_timeout, request, next)
+        }));
     Router::new()
         .route("/healthz", get(routes::health))
         .route(
@@ -144,7 +146,6 @@ pub fn router(state: AppState, body_timeout: Duration) -> Router {
             state.clone(),
             security::require_served_host,
         ))
-        .layer(RequestBodyTimeoutLayer::new(body_timeout))
         .layer(from_fn_with_state(state.clone(), security::security_headers))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {

@@ -25,11 +25,12 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(db: Db, settings: Settings, leptos_options: LeptosOptions) -> Self {
+        // Half the cores hash, so a flood of logins leaves the others to everything else.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Self {
             db,
             hub: Arc::new(Hub::default()),
-            hasher: PasswordHasher::new(cores),
+            hasher: PasswordHasher::new(cores / 2),
             throttles: Arc::new(Throttles::new(settings.registrations_per_hour)),
             settings: Arc::new(settings),
             leptos_options,
@@ -59,7 +60,7 @@ impl Settings {
             .public_url
             .clone()
             .unwrap_or_else(|| PublicUrl::for_listen_address(listening_on));
-        let secure = public_url.https || config.secure_cookies;
+        let secure = public_url.https;
         Self {
             public_url,
             allowed_origins: config.allowed_origins.clone(),

@@ -68,17 +68,36 @@ impl Throttles {
         self.logins.take(&budget.keys(), Instant::now())
     }
 
-    /// A correct password: the budget it spent starts afresh (the address's does not).
+    /// The attempt was never checked (the server was too busy): it counts for nothing.
+    pub fn login_not_checked(&self, budget: &LoginBudget) {
+        self.logins
+            .refund(budget.keys().into_iter().map(|(key, _)| key));
+    }
+
+    /// A correct password: the account's (or device's) budget starts afresh, and the attempt no longer
+    /// counts against the address, whose limit is for failures.
     pub fn login_succeeded(&self, budget: &LoginBudget) {
-        if let Some((key, _)) = budget.keys().into_iter().next() {
-            self.logins.clear(&key);
+        let mut keys = budget.keys().into_iter();
+        if let Some((spent, _)) = keys.next() {
+            self.logins.clear(&spent);
         }
+        self.logins.refund(keys.map(|(key, _)| key));
     }
 
     /// Counts a registration from `address`, or `Err(wait)` while the address has used its allowance.
     pub fn reserve_registration(&self, address: IpAddr) -> Result<(), Duration> {
-        let key = (format!("address:{address}"), self.registrations_per_address);
-        self.registrations.take(&[key], Instant::now())
+        self.registrations
+            .take(&[self.registration_key(address)], Instant::now())
+    }
+
+    /// The registration was never attempted (the server was too busy): it counts for nothing.
+    pub fn registration_not_attempted(&self, address: IpAddr) {
+        let (key, _) = self.registration_key(address);
+        self.registrations.refund([key]);
+    }
+
+    fn registration_key(&self, address: IpAddr) -> (String, u32) {
+        (format!("address:{address}"), self.registrations_per_address)
     }
 }
 
@@ -152,6 +171,16 @@ impl Windows {
             .expect("throttle lock")
             .windows
             .remove(key);
+    }
+
+    /// Takes back one attempt from each key.
+    fn refund(&self, keys: impl IntoIterator<Item = String>) {
+        let mut state = self.state.lock().expect("throttle lock");
+        for key in keys {
+            if let Some(window) = state.windows.get_mut(&key) {
+                window.attempts = window.attempts.saturating_sub(1);
+            }
+        }
     }
 
     #[cfg(test)]
@@ -260,6 +289,31 @@ mod tests {
         assert!(throttles
             .reserve_login(&unknown("carol", "10.0.0.3"))
             .is_ok());
+    }
+
+    #[test]
+    fn only_failures_count_against_an_address() {
+        let throttles = Throttles::new(10);
+        for n in 0..LOGINS_PER_ADDRESS * 2 {
+            let budget = unknown(&format!("user{n}"), "10.0.0.1");
+            throttles.reserve_login(&budget).unwrap();
+            throttles.login_succeeded(&budget);
+        }
+    }
+
+    #[test]
+    fn attempts_the_server_was_too_busy_to_check_count_for_nothing() {
+        let throttles = Throttles::new(10);
+        let busy = unknown("dave", "10.0.0.1");
+        for _ in 0..LOGINS_PER_ACCOUNT * 2 {
+            throttles.reserve_login(&busy).unwrap();
+            throttles.login_not_checked(&busy);
+        }
+        let address = "10.0.0.9".parse().unwrap();
+        for _ in 0..20 {
+            throttles.reserve_registration(address).unwrap();
+            throttles.registration_not_attempted(address);
+        }
     }
 
     #[test]

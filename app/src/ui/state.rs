@@ -124,7 +124,17 @@ impl Store {
                 requests.extend(self.apply_reply(result));
             }
             ServerEvent::Error { id, error } => requests.extend(self.apply_error(id, error)),
-            ServerEvent::MessageNew { message, .. } => self.add_message(message),
+            ServerEvent::MessageNew { message, .. } => {
+                // A chat beyond the pages loaded just became the most recent: fetch the top page,
+                // which now holds it.
+                if self.chat(message.chat_id).is_none() {
+                    requests.push(self.request(ClientEvent::ChatsList {
+                        before: None,
+                        limit: None,
+                    }));
+                }
+                self.add_message(message);
+            }
             ServerEvent::ChatNew { chat, .. } => self.upsert_chat(chat),
             ServerEvent::UserStatus { person } => {
                 let mut people = std::mem::take(&mut self.people);
@@ -461,6 +471,30 @@ mod tests {
             MessageId(4)
         );
         assert!(store.load_more_chats().is_none());
+    }
+
+    #[test]
+    fn a_message_in_a_chat_not_loaded_fetches_the_top_page() {
+        let mut store = Store::default();
+        store.apply(ready(0));
+        let mut elsewhere = message(5, 2, "x");
+        elsewhere.chat_id = ChatId(7);
+        let requests = store.apply(ServerEvent::MessageNew {
+            seq: 1,
+            message: elsewhere,
+        });
+        assert_eq!(
+            requests[0].event,
+            ClientEvent::ChatsList {
+                before: None,
+                limit: None
+            }
+        );
+        let known = store.apply(ServerEvent::MessageNew {
+            seq: 2,
+            message: message(6, 2, "y"),
+        });
+        assert!(known.is_empty());
     }
 
     #[test]

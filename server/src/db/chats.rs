@@ -287,12 +287,17 @@ impl Db {
                 .and_then(|original| retried(original, chat, body));
         };
         let stored = message(row);
-        sqlx::query("UPDATE chats SET active_at = ?, last_message_id = ? WHERE id = ?")
-            .bind(stored.sent_at)
-            .bind(stored.id.0)
-            .bind(chat.0)
-            .execute(&mut *tx)
-            .await?;
+        // A clock that stepped back must not move the chat down the list.
+        sqlx::query(
+            "UPDATE chats SET last_message_id = ?,
+             active_at = CASE WHEN active_at > ? THEN active_at ELSE ? END WHERE id = ?",
+        )
+        .bind(stored.id.0)
+        .bind(stored.sent_at)
+        .bind(stored.sent_at)
+        .bind(chat.0)
+        .execute(&mut *tx)
+        .await?;
         let members =
             sqlx::query_scalar::<_, i64>("SELECT user_id FROM chat_members WHERE chat_id = ?")
                 .bind(chat.0)

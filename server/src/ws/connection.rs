@@ -66,14 +66,12 @@ where
     }
 
     let reason = match ready(&state, &user).await {
-        Ok(ready)
-            if send(&mut socket, Message::Text(frame(&ready)))
-                .await
-                .is_some() =>
-        {
-            run(&mut socket, &state, &user, &mut registration).await
+        Ok(ready) => {
+            match write(&mut socket, Message::Text(frame(&ready)), &mut registration).await {
+                Ok(()) => run(&mut socket, &state, &user, &mut registration).await,
+                Err(stop) => stop,
+            }
         }
-        Ok(_) => None,
         Err(error) => {
             error.log();
             Some(CloseReason {
@@ -203,11 +201,11 @@ fn close_reason_for(error: &(dyn std::error::Error + 'static)) -> Option<CloseRe
     None
 }
 
-/// Writes `first`, then every frame already queued for this connection, and flushes once: a reply and
-/// the pushes it caused leave together (and in that order) instead of one small packet each.
+/// Writes `first`, then the frames queued for this connection when it starts, and flushes once: a
+/// reply and the pushes it caused leave together (and in that order) instead of one small packet each.
 ///
 /// Fails with the reason to close with: the hub's (a full queue, a logout) if it asks meanwhile,
-/// too slow if the peer does not take the frames within `SEND_TIMEOUT`, or `None` if it is gone.
+/// too slow if the peer does not take these frames within `SEND_TIMEOUT`, or `None` if it is gone.
 async fn write<S>(
     socket: &mut S,
     first: Message,
@@ -217,10 +215,16 @@ where
     S: Sink<Message> + Unpin,
 {
     let frames = &mut registration.frames;
+    // Only what is queued now: frames arriving meanwhile wait for the next write, so a reader that
+    // keeps up is never timed out on a batch that grows while it is written.
+    let queued = frames.len();
     let batch = async {
         socket.feed(first).await?;
-        while let Ok(queued) = frames.try_recv() {
-            socket.feed(Message::Text(queued)).await?;
+        for _ in 0..queued {
+            match frames.try_recv() {
+                Ok(frame) => socket.feed(Message::Text(frame)).await?,
+                Err(_) => break,
+            }
         }
         socket.flush().await
     };
@@ -235,7 +239,8 @@ where
     }
 }
 
-/// Writes one frame; `None` when the peer is gone or has stopped reading.
+/// Writes one frame, for a connection that has no registration; `None` when the peer is gone or has
+/// stopped reading.
 async fn send<S>(socket: &mut S, message: Message) -> Option<()>
 where
     S: Sink<Message> + Unpin,

@@ -11,7 +11,8 @@ use serde::Deserialize;
 pub struct Outcome {
     /// The `reply` or `error` naming the request.
     pub reply: ServerEvent,
-    /// Pushes for other connections, to send after the reply.
+    /// Pushes the change calls for, to every connection of each user (the sender's own included);
+    /// they are queued before the reply is written, and leave after it.
     pub fanout: Fanout,
     /// The frame was not a readable request at all.
     pub malformed: bool,
@@ -140,7 +141,7 @@ async fn execute(state: &AppState, user: &User, event: ClientEvent) -> Result<(R
 
 /// Everyone registered, with whether they are connected now.
 pub async fn people(state: &AppState) -> Result<Vec<Person>> {
-    let online = state.hub.online_users();
+    let online: std::collections::HashSet<_> = state.hub.online_users().into_iter().collect();
     Ok(state
         .db
         .users()

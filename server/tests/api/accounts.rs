@@ -249,11 +249,7 @@ async fn strangers_cannot_lock_the_owner_out() {
 async fn over_long_credentials_are_refused_before_anything_else() {
     let app = spawn_app().await;
     for (username, password, said) in [
-        (
-            "u".repeat(33),
-            "correct horse".to_string(),
-            "at most 32 characters",
-        ),
+        ("u".repeat(33), "correct horse".to_string(), "32 characters"),
         ("judy".to_string(), "p".repeat(1025), "at most 1024 bytes"),
     ] {
         for path in ["/api/auth/login", "/api/auth/register"] {

@@ -51,6 +51,25 @@ async fn half_sent_requests_and_idle_connections_are_closed() {
     let answer = read_until_closed(&mut no_body).await;
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
 
+    // A byte now and then does not keep a body open past its deadline.
+    let (mut reader, mut writer) = TcpStream::connect(app.addr).await.unwrap().into_split();
+    writer.write_all(head.as_bytes()).await.unwrap();
+    let dripping = tokio::spawn(async move {
+        for _ in 0..50 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if writer.write_all(b" ").await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut answer = Vec::new();
+    tokio::time::timeout(PATIENCE, reader.read_to_end(&mut answer))
+        .await
+        .expect("the server closes a dripping body")
+        .ok();
+    assert!(answer.starts_with(b"HTTP/1.1 400"), "{answer:?}");
+    dripping.abort();
+
     // Keep-alive, but nothing more is asked.
     let idle = TcpStream::connect(app.addr).await.unwrap();
     let answer = health_check(&app, idle, "keep-alive").await;
