@@ -157,6 +157,17 @@ impl Db {
         Ok(owner.map(UserId))
     }
 
+    /// Whether session `id` still exists and has not expired.
+    pub async fn session_is_live(&self, id: i64, now: i64) -> Result<bool> {
+        let found =
+            sqlx::query_scalar::<_, i64>("SELECT 1 FROM sessions WHERE id = ? AND expires_at > ?")
+                .bind(id)
+                .bind(now)
+                .fetch_optional(&self.read)
+                .await?;
+        Ok(found.is_some())
+    }
+
     pub async fn delete_session(&self, id: i64) -> Result<()> {
         sqlx::query("DELETE FROM sessions WHERE id = ?")
             .bind(id)

@@ -3,7 +3,7 @@
 
 use super::dispatch;
 use crate::db::SessionRow;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::hub::{frame, CloseReason, Registration, TOO_SLOW};
 use crate::state::AppState;
 use app::model::{limits, User};
@@ -65,13 +65,17 @@ where
         announce(&state, &user, true);
     }
 
-    let reason = match ready(&state, &user).await {
+    let reason = match ready(&state, &session).await {
         Ok(ready) => {
             match write(&mut socket, Message::Text(frame(&ready)), &mut registration).await {
                 Ok(()) => run(&mut socket, &state, &user, &mut registration).await,
                 Err(stop) => stop,
             }
         }
+        Err(Error::Unauthorized(_)) => Some(CloseReason {
+            code: close_code::UNAUTHORIZED,
+            reason: "logged out",
+        }),
         Err(error) => {
             error.log();
             Some(CloseReason {
@@ -251,7 +255,17 @@ where
         .ok()
 }
 
-async fn ready(state: &AppState, user: &User) -> Result<ServerEvent> {
+/// The first frame, once the session is known to be live: a logout between the handshake and the
+/// hub registration closed no socket, so it is looked at again now that this one is registered.
+async fn ready(state: &AppState, session: &SessionRow) -> Result<ServerEvent> {
+    if !state
+        .db
+        .session_is_live(session.id, crate::now_ms())
+        .await?
+    {
+        return Err(Error::Unauthorized("Your session has ended.".into()));
+    }
+    let user = &session.user;
     let (chats, more_chats) = state
         .db
         .chats_page(user.id, None, limits::CHAT_PAGE_MAX)
@@ -407,7 +421,11 @@ mod tests {
             .await
             .unwrap();
         let session = SessionRow {
-            id: 1,
+            id: state
+                .db
+                .create_session(user.id, "hash", 0, i64::MAX)
+                .await
+                .unwrap(),
             user: user.clone(),
         };
         let (socket, mut peer) = socket();
@@ -438,6 +456,29 @@ mod tests {
         ));
 
         // The peer goes away: the loop ends and the user is offline.
+        drop(peer.to_server);
+        served.await.unwrap();
+        assert!(state.hub.online_users().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_session_ended_before_registration_is_closed_with_4001() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(&dir).await;
+        let user = state.db.create_user("bob", "hash", 0).await.unwrap();
+        let id = state
+            .db
+            .create_session(user.id, "hash", 0, i64::MAX)
+            .await
+            .unwrap();
+        // The handshake found the session; a logout deleted it before the socket registered.
+        state.db.delete_session(id).await.unwrap();
+        let (socket, mut peer) = socket();
+        let served = tokio::spawn(serve(socket, Ok(SessionRow { id, user }), state.clone()));
+        match peer.from_server.next().await {
+            Some(Message::Close(Some(frame))) => assert_eq!(frame.code, close_code::UNAUTHORIZED),
+            other => panic!("expected a close frame, got {other:?}"),
+        }
         drop(peer.to_server);
         served.await.unwrap();
         assert!(state.hub.online_users().is_empty());
