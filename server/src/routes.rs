@@ -30,7 +30,10 @@ impl From<JsonRejection> for Error {
             JsonRejection::BytesRejection(_)
                 if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE =>
             {
-                Error::TooLarge("The request body is too large.".into())
+                Error::TooLarge(format!(
+                    "A request body has at most {} KiB.",
+                    limits::HTTP_BODY_MAX_BYTES / 1024
+                ))
             }
             JsonRejection::BytesRejection(_) => {
                 Error::Invalid("The request body could not be read in time.".into())
@@ -59,8 +62,12 @@ pub fn api() -> Router<AppState> {
         .route("/auth/logout", post(logout))
         .route("/me", get(me))
         .layer(DefaultBodyLimit::max(limits::HTTP_BODY_MAX_BYTES))
-        .fallback(|| async { Error::NotFound("There is no such API endpoint.".into()) })
+        .fallback(no_such_endpoint)
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
+}
+
+pub async fn no_such_endpoint() -> Error {
+    Error::NotFound("There is no such API endpoint.".into())
 }
 
 pub async fn health(State(state): State<AppState>) -> Response {

@@ -10,6 +10,7 @@
 
 use crate::error::Error;
 use crate::state::AppState;
+use app::model::limits;
 use axum::{
     extract::{Request, State},
     http::{header, HeaderMap, HeaderValue, Method},
@@ -101,13 +102,15 @@ pub async fn require_served_host(
     next.run(request).await
 }
 
-/// State-changing API requests come from the site's own pages (or none) and carry JSON.
+/// State-changing API requests (every one is a `POST`) come from the site's own pages (or none), carry
+/// JSON, and announce no body over the limit (even where the endpoint would not read it). Other
+/// methods go on to the router, which answers them `405`.
 pub async fn guard_api_writes(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Response {
-    if request.method() == Method::GET || request.method() == Method::HEAD {
+    if request.method() != Method::POST {
         return next.run(request).await;
     }
     if !origin_allowed(request.headers(), &state) {
@@ -122,6 +125,17 @@ pub async fn guard_api_writes(
         .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
     if !json {
         return Error::Invalid("Send the request body as application/json.".into()).into_response();
+    }
+    let announced = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<usize>().ok());
+    if announced.is_some_and(|length| length > limits::HTTP_BODY_MAX_BYTES) {
+        return Error::TooLarge(format!(
+            "A request body has at most {} KiB.",
+            limits::HTTP_BODY_MAX_BYTES / 1024
+        ))
+        .into_response();
     }
     next.run(request).await
 }

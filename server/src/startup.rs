@@ -11,7 +11,7 @@ use app::{shell, App};
 use axum::{
     http::{request::Parts, HeaderName, Request},
     middleware::from_fn_with_state,
-    routing::get,
+    routing::{any, get},
     Router,
 };
 use leptos::{config::get_configuration, prelude::*};
@@ -134,6 +134,8 @@ pub fn router(state: AppState, body_timeout: Duration) -> Router {
             get(ws::upgrade).fallback(|| async { Error::MethodNotAllowed }),
         )
         .nest("/api", api)
+        // `nest` leaves the bare prefix with a trailing slash to the pages.
+        .route("/api/", any(routes::no_such_endpoint))
         .leptos_routes_with_context(&state, routes, provide_csp_nonce, move || {
             shell(leptos_options.clone())
         })

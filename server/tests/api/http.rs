@@ -251,6 +251,25 @@ async fn every_api_answer_has_the_error_shape() {
             404,
             ErrorCode::NotFound,
         ),
+        (app.http.get(app.url("/api/")), 404, ErrorCode::NotFound),
+        (
+            app.http.put(app.url("/api/auth/login")),
+            405,
+            ErrorCode::MethodNotAllowed,
+        ),
+        (
+            app.http.delete(app.url("/api/me")),
+            405,
+            ErrorCode::MethodNotAllowed,
+        ),
+        (
+            app.http
+                .post(app.url("/api/auth/logout"))
+                .header("content-type", "application/json")
+                .body(" ".repeat(20 * 1024)),
+            413,
+            ErrorCode::TooLarge,
+        ),
         (
             app.http.get(app.url("/api/auth/login")),
             405,
