@@ -1,7 +1,7 @@
 //! One client request in, exactly one reply out, plus the pushes the change calls for.
 
 use crate::db::Fanout;
-use crate::error::{Error, Result};
+use crate::error::{plain_json_error, Error, Result};
 use crate::state::AppState;
 use app::model::{is_allowed_control, is_blank, is_nonce_char, limits, Person, User};
 use app::protocol::{ApiError, ClientEvent, ErrorCode, Reply, Request, RequestId, ServerEvent};
@@ -71,7 +71,12 @@ fn parse(text: &str) -> Result<Request, (Option<RequestId>, String)> {
         let id = serde_json::from_str::<IdOnly>(text)
             .ok()
             .and_then(|frame| frame.id);
-        (id, format!("Unreadable request: {error}."))
+        let message = if error.is_data() {
+            plain_json_error(&error.to_string())
+        } else {
+            "The frame is not a JSON object.".to_string()
+        };
+        (id, message)
     })
 }
 
@@ -212,6 +217,13 @@ mod tests {
             Some(4)
         );
         assert_eq!(parse("not json").unwrap_err().0, None);
+        let (_, message) = parse(r#"{"id": 5, "type": "users:list""#).unwrap_err();
+        assert_eq!(message, "The frame is not a JSON object.");
+        let (_, message) = parse(r#"{"id": 4, "type": "sync", "after": "x"}"#).unwrap_err();
+        assert!(
+            !message.contains("line 1") && !message.contains("i64"),
+            "{message}"
+        );
         let deep = "[".repeat(10_000);
         assert_eq!(parse(&deep).unwrap_err().0, None);
     }
