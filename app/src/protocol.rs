@@ -74,7 +74,8 @@ pub enum ClientEvent {
     /// `resync_required` when the position is not one this user's stream has.
     #[serde(rename = "sync")]
     Sync {
-        #[cfg_attr(feature = "schema", schemars(range(min = 0)))]
+        /// A position this user's stream had; any other (negative, ahead, too old) answers
+        /// `resync_required`.
         after: Seq,
     },
 }
@@ -190,7 +191,7 @@ impl ApiError {
 pub enum ErrorCode {
     /// No valid session: log in again.
     Unauthorized,
-    /// The session is valid but may not do this.
+    /// The session (or, over HTTP, the page's origin) may not do this.
     Forbidden,
     NotFound,
     /// The request is malformed or breaks a rule; the message says which.
