@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, watch};
 /// Frames a connection may have waiting before it counts as too slow.
 pub const QUEUE_FRAMES: usize = 256;
 
-/// Why a reader whose queue is full is closed.
+/// Why a reader that falls behind (its queue full, or a write stuck) is closed.
 pub const TOO_SLOW: CloseReason = CloseReason {
     code: close_code::SLOW_CONSUMER,
     reason: "too far behind: reconnect and sync",

@@ -11,7 +11,7 @@ use app::protocol::{close_code, Credentials, Session};
 use axum::{
     extract::{rejection::JsonRejection, ConnectInfo, DefaultBodyLimit, FromRequest, State},
     http::{header, HeaderMap, StatusCode},
-    response::{IntoResponse, Response},
+    response::{AppendHeaders, IntoResponse, Response},
     routing::{get, post},
     Json, Router,
 };
@@ -63,11 +63,15 @@ pub fn api() -> Router<AppState> {
         .route("/me", get(me))
         .layer(DefaultBodyLimit::max(limits::HTTP_BODY_MAX_BYTES))
         .fallback(no_such_endpoint)
-        .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
+        .method_not_allowed_fallback(wrong_method)
 }
 
 pub async fn no_such_endpoint() -> Error {
     Error::NotFound("There is no such API endpoint.".into())
+}
+
+pub async fn wrong_method() -> Error {
+    Error::MethodNotAllowed
 }
 
 pub async fn health(State(state): State<AppState>) -> Response {
@@ -232,13 +236,12 @@ async fn start_session(
             .await?;
         set_cookies.push((header::SET_COOKIE, cookies.device(&device)));
     }
-    let mut response = (status, Json(Session { user, token })).into_response();
-    for (name, value) in set_cookies {
-        if let Ok(value) = value.parse() {
-            response.headers_mut().append(name, value);
-        }
-    }
-    Ok(response)
+    Ok((
+        status,
+        AppendHeaders(set_cookies),
+        Json(Session { user, token }),
+    )
+        .into_response())
 }
 
 /// Ends the presented session and closes its sockets. Idempotent: without a session it only clears

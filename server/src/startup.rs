@@ -131,7 +131,7 @@ pub fn router(state: AppState, body_timeout: Duration) -> Router {
         .route("/healthz", get(routes::health))
         .route(
             "/ws",
-            get(ws::upgrade).fallback(|| async { Error::MethodNotAllowed }),
+            get(ws::upgrade).fallback(routes::wrong_method),
         )
         .nest("/api", api)
         // `nest` leaves the bare prefix with a trailing slash to the pages.
