@@ -12,12 +12,22 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 say() { printf '[setup] %s\n' "$*"; }
 
-# Debian's Rust 1.96 (its rustc targets wasm32), the lld it links wasm with, and the test browser.
-PKGS=(rustc-web cargo-web rust-web-src rust-web-clippy rustfmt-web lld-22 chromium)
+# Debian's Rust 1.96 (its rustc targets wasm32), the lld it links wasm with, the test browser, and the
+# services a cluster runs on: PostgreSQL and NATS (the tests start their own), nginx for
+# scripts/cluster.sh.
+PKGS=(rustc-web cargo-web rust-web-src rust-web-clippy rustfmt-web lld-22 chromium
+  postgresql nats-server nginx)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
   say "apt: installing ${missing[*]}"
+  # Installing must not start the packages' own services (nginx on port 80 and so on): the tests and
+  # scripts/cluster.sh start their own.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   apt-get update -qq
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi

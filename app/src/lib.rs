@@ -2,8 +2,10 @@
 //!
 //! - [`protocol`]: every type that crosses the socket or the HTTP API.
 //! - [`model`]: the domain types those are made of, and the rules for user input.
+//! - [`errors`]: the error shape both carry, and the refusals a client can react to.
 //! - [`ui`]: the Leptos app, rendered by the server (`ssr`) and hydrated in the browser (`hydrate`).
 
+pub mod errors;
 pub mod model;
 pub mod protocol;
 pub mod ui;

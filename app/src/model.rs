@@ -2,6 +2,7 @@
 //!
 //! Ids are minted by the server; times are UTC milliseconds since the Unix epoch.
 
+use crate::errors::Refusal;
 use serde::{Deserialize, Serialize};
 
 macro_rules! id_type {
@@ -33,8 +34,12 @@ id_type!(
     MessageId
 );
 
-/// A position in one user's event stream. Every state-changing push carries the next one, with no gaps,
-/// so a client that reconnects can ask for everything after the last it saw.
+/// A position in the server's event log, shared by every chat and user. Positions grow with each
+/// change, in the order the changes were stored; a client passes the last it applied to `sync`.
+pub type Pos = i64;
+
+/// A count within one chat's events (or one user's own): 1, 2, 3, ... with no gaps, so a client that
+/// sees one skip knows it missed an event.
 pub type Seq = i64;
 
 /// Milliseconds since the Unix epoch, UTC.
@@ -62,6 +67,24 @@ pub struct Person {
 pub enum ChatKind {
     /// Exactly two members, at most one such chat per pair.
     Direct,
+    /// Any number of members.
+    Group,
+}
+
+impl ChatKind {
+    /// The name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChatKind::Direct => "direct",
+            ChatKind::Group => "group",
+        }
+    }
+
+    pub fn from_stored(name: &str) -> Option<Self> {
+        [ChatKind::Direct, ChatKind::Group]
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
+    }
 }
 
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -76,6 +99,8 @@ pub struct Chat {
     pub active_at: Timestamp,
     /// The start of the newest message, for the chat list. The whole message comes with history.
     pub last_message: Option<MessagePreview>,
+    /// The `seq` of the chat's newest event: the next push for this chat carries `seq + 1`.
+    pub seq: Seq,
 }
 
 impl Chat {
@@ -195,7 +220,7 @@ pub mod limits {
 /// Whether `text` shows nothing: only whitespace, characters that render invisibly (zero-width
 /// spaces and joiners, bidi controls, variation selectors, Hangul fillers, the blank Braille pattern
 /// and the other default-ignorable code points) and control characters.
-pub fn is_blank(text: &str) -> bool {
+fn is_blank(text: &str) -> bool {
     text.chars()
         .all(|c| c.is_whitespace() || c.is_control() || is_invisible(c))
 }
@@ -212,52 +237,100 @@ fn is_invisible(c: char) -> bool {
 }
 
 /// Control characters a message body may hold: line breaks and tabs. Others are refused.
-pub fn is_allowed_control(c: char) -> bool {
+fn is_allowed_control(c: char) -> bool {
     matches!(c, '\n' | '\r' | '\t')
 }
 
 /// A nonce is printable ASCII: `!` to `~`, no spaces, so it can neither hide nor reorder text.
-pub fn is_nonce_char(c: char) -> bool {
+fn is_nonce_char(c: char) -> bool {
     c.is_ascii_graphic()
 }
 
 /// Checks a username: 3–32 characters of ASCII letters, digits, `_`, `.` or `-`, starting with a letter
-/// or digit. Returns a message a person can act on.
-pub fn validate_username(username: &str) -> Result<(), String> {
+/// or digit.
+pub fn validate_username(username: &str) -> Result<(), Refusal> {
     let count = username.chars().count();
     if !(limits::USERNAME_MIN_CHARS..=limits::USERNAME_MAX_CHARS).contains(&count) {
-        return Err(format!(
-            "A username has {} to {} characters.",
-            limits::USERNAME_MIN_CHARS,
-            limits::USERNAME_MAX_CHARS
-        ));
+        return Err(Refusal::UsernameLength {
+            min_chars: limits::USERNAME_MIN_CHARS,
+            max_chars: limits::USERNAME_MAX_CHARS,
+        });
     }
     if !username
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
     {
-        return Err("A username may use only letters a–z, digits, '_', '.' and '-'.".into());
+        return Err(Refusal::UsernameCharacters);
     }
     if !username.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-        return Err("A username starts with a letter or a digit.".into());
+        return Err(Refusal::UsernameStart);
     }
     Ok(())
 }
 
-pub fn validate_password(password: &str) -> Result<(), String> {
+pub fn validate_password(password: &str) -> Result<(), Refusal> {
     if password.chars().count() < limits::PASSWORD_MIN_CHARS {
-        return Err(format!(
-            "A password has at least {} characters.",
-            limits::PASSWORD_MIN_CHARS
-        ));
+        return Err(Refusal::PasswordTooShort {
+            min_chars: limits::PASSWORD_MIN_CHARS,
+        });
     }
     if password.len() > limits::PASSWORD_MAX_BYTES {
-        return Err(format!(
-            "A password has at most {} bytes.",
-            limits::PASSWORD_MAX_BYTES
-        ));
+        return Err(Refusal::PasswordTooLong {
+            max_bytes: limits::PASSWORD_MAX_BYTES,
+        });
     }
     Ok(())
+}
+
+/// A message body that keeps the rules: some visible text, at most `MESSAGE_MAX_CHARS` characters,
+/// and no control characters but line breaks and tabs. The composer and the server both parse with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageBody(String);
+
+impl MessageBody {
+    pub fn parse(text: String) -> Result<Self, Refusal> {
+        if text.chars().count() > limits::MESSAGE_MAX_CHARS {
+            return Err(Refusal::message_too_long());
+        }
+        if text
+            .chars()
+            .any(|c| c.is_control() && !is_allowed_control(c))
+        {
+            return Err(Refusal::MessageControlCharacter);
+        }
+        if is_blank(&text) {
+            return Err(Refusal::MessageBlank);
+        }
+        Ok(Self(text))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// A sender's idempotency key for one message: 1 to `NONCE_MAX_CHARS` printable ASCII characters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Nonce(String);
+
+impl Nonce {
+    pub fn parse(text: String) -> Result<Self, Refusal> {
+        let length = text.chars().count();
+        if length == 0 || length > limits::NONCE_MAX_CHARS || !text.chars().all(is_nonce_char) {
+            return Err(Refusal::NonceInvalid {
+                max_chars: limits::NONCE_MAX_CHARS,
+            });
+        }
+        Ok(Self(text))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 #[cfg(test)]
@@ -318,6 +391,23 @@ mod tests {
         assert!("k3v9-1764000000000".chars().all(is_nonce_char));
         for bad in [' ', '\u{202E}', '\u{0}', 'é', '\u{200B}'] {
             assert!(!is_nonce_char(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn bodies_and_nonces_parse_by_the_rules() {
+        let body = |text: &str| MessageBody::parse(text.to_string());
+        assert!(body("hi").is_ok());
+        assert!(body("two\nlines\twith a tab").is_ok());
+        assert_eq!(body("  \n"), Err(Refusal::MessageBlank));
+        assert_eq!(body("\u{200B}\u{200D}"), Err(Refusal::MessageBlank));
+        assert_eq!(body("bell\u{7}"), Err(Refusal::MessageControlCharacter));
+        assert_eq!(body(&"x".repeat(4001)), Err(Refusal::message_too_long()));
+        assert!(body(&"é".repeat(4000)).is_ok());
+        let nonce = |text: &str| Nonce::parse(text.to_string());
+        assert!(nonce("abc-123").is_ok());
+        for bad in ["", &"n".repeat(65), "a\u{0}b", "a\u{202E}b", "a b"] {
+            assert!(nonce(bad).is_err(), "{bad:?}");
         }
     }
 

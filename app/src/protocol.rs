@@ -4,7 +4,10 @@
 //! version for third-party clients is `docs/protocol.md`; its examples are checked against these types
 //! by the tests at the bottom of this file.
 
-use crate::model::{Chat, ChatId, ChatPosition, Message, MessageId, Person, Seq, User, UserId};
+pub use crate::errors::{ApiError, ErrorCode, Refusal};
+use crate::model::{
+    Chat, ChatId, ChatPosition, Message, MessageId, Person, Pos, Seq, User, UserId,
+};
 use serde::{Deserialize, Serialize};
 
 /// Chosen by the client; the server answers each request with exactly one `reply` or `error` naming it.
@@ -70,13 +73,16 @@ pub enum ClientEvent {
         #[cfg_attr(feature = "schema", schemars(range(min = 1, max = crate::model::limits::HISTORY_PAGE_MAX)))]
         limit: Option<u32>,
     },
-    /// Every stream event after position `after`, oldest first. Replies `sync`, or the error
-    /// `resync_required` when the position is not one this user's stream has.
+    /// Every event for this user after log position `after`, oldest first: those of the chats they
+    /// were a member of when each happened, and their own. Replies `sync`, or the error
+    /// `resync_required` when the server cannot answer from that position.
     #[serde(rename = "sync")]
     Sync {
-        /// A position this user's stream had; any other (negative, ahead, too old) answers
-        /// `resync_required`.
-        after: Seq,
+        /// The `epoch` of the `ready` the position came from.
+        epoch: String,
+        /// The `pos` of the last event applied (or of `ready`). One from another epoch, negative,
+        /// ahead of the log or older than the log keeps answers `resync_required`.
+        after: Pos,
     },
 }
 
@@ -89,8 +95,15 @@ pub enum ServerEvent {
     #[serde(rename = "ready")]
     Ready {
         user: User,
-        /// The newest position of this user's stream: pass it to `sync` after a reconnect.
-        seq: Seq,
+        /// Names this server's event log; positions from another epoch (a restored or replaced
+        /// database) cannot be synced from.
+        epoch: String,
+        /// Everything up to this log position is in this snapshot, and every later event of yours is
+        /// pushed on this connection. Keep the `pos` of the last event applied, and after a reconnect
+        /// pass it to `sync`.
+        pos: Pos,
+        /// The `seq` of your newest user event (such as `chat:new`); the next carries `user_seq + 1`.
+        user_seq: Seq,
         people: Vec<Person>,
         /// The first page of the user's chats, most recently active first.
         chats: Vec<Chat>,
@@ -108,21 +121,26 @@ pub enum ServerEvent {
         error: ApiError,
     },
     /// A message was sent in one of the user's chats (their own included, for their other devices).
+    /// A chat event: `seq` counts in the message's chat.
     #[serde(rename = "message:new")]
-    MessageNew { seq: Seq, message: Message },
-    /// The user became a member of a chat.
+    MessageNew {
+        pos: Pos,
+        seq: Seq,
+        message: Message,
+    },
+    /// The user became a member of a chat. A user event: `seq` counts in the user's own events.
     #[serde(rename = "chat:new")]
-    ChatNew { seq: Seq, chat: Chat },
-    /// Someone came online or went offline. Presence is not part of the stream: it carries no `seq`.
+    ChatNew { pos: Pos, seq: Seq, chat: Chat },
+    /// Someone came online or went offline. Presence is not part of the log: it carries no `pos`.
     #[serde(rename = "user:status")]
     UserStatus { person: Person },
 }
 
 impl ServerEvent {
-    /// The stream position of an event that changed state, if it is one.
-    pub fn seq(&self) -> Option<Seq> {
+    /// The log position of an event that changed state, if it is one.
+    pub fn pos(&self) -> Option<Pos> {
         match self {
-            ServerEvent::MessageNew { seq, .. } | ServerEvent::ChatNew { seq, .. } => Some(*seq),
+            ServerEvent::MessageNew { pos, .. } | ServerEvent::ChatNew { pos, .. } => Some(*pos),
             _ => None,
         }
     }
@@ -156,76 +174,10 @@ pub enum Reply {
     Sync {
         /// Oldest first; apply them in order.
         events: Vec<ServerEvent>,
-        /// Ask again from here while `has_more` is true.
-        seq: Seq,
+        /// The position this reply brings you to: ask again from here while `has_more` is true.
+        pos: Pos,
         has_more: bool,
     },
-}
-
-/// The one error shape, over HTTP (as the JSON body) and over the socket (inside `error`).
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[error("{code:?}: {message}")]
-pub struct ApiError {
-    pub code: ErrorCode,
-    /// For people: what went wrong and, where it helps, what to do.
-    pub message: String,
-    /// With `rate_limited`: seconds to wait before trying again.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry_after_secs: Option<u64>,
-}
-
-impl ApiError {
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            retry_after_secs: None,
-        }
-    }
-}
-
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    /// No valid session: log in again.
-    Unauthorized,
-    /// The session (or, over HTTP, the page's origin) may not do this.
-    Forbidden,
-    NotFound,
-    /// The request is malformed or breaks a rule; the message says which.
-    Invalid,
-    TooLarge,
-    RateLimited,
-    /// Clashes with existing state, such as a taken username.
-    Conflict,
-    /// The `sync` position is unknown to this stream: reload everything instead.
-    ResyncRequired,
-    /// The server or a dependency such as the database is briefly busy or unavailable; nothing was
-    /// stored: retry (after `retry_after_secs` when given).
-    Unavailable,
-    /// An HTTP endpoint was called with a method it does not take.
-    MethodNotAllowed,
-    Internal,
-}
-
-impl ErrorCode {
-    /// The HTTP status this code travels with.
-    pub fn http_status(self) -> u16 {
-        match self {
-            ErrorCode::Unauthorized => 401,
-            ErrorCode::Forbidden => 403,
-            ErrorCode::NotFound => 404,
-            ErrorCode::Invalid => 400,
-            ErrorCode::TooLarge => 413,
-            ErrorCode::RateLimited => 429,
-            ErrorCode::Conflict | ErrorCode::ResyncRequired => 409,
-            ErrorCode::Unavailable => 503,
-            ErrorCode::MethodNotAllowed => 405,
-            ErrorCode::Internal => 500,
-        }
-    }
 }
 
 /// WebSocket close codes the server uses, beyond the standard ones (1001 going away on shutdown,
@@ -371,7 +323,7 @@ mod tests {
     }
 
     #[test]
-    fn stream_events_carry_their_seq() {
+    fn logged_events_carry_their_position() {
         let chat = Chat {
             id: ChatId(1),
             kind: ChatKind::Direct,
@@ -379,8 +331,17 @@ mod tests {
             created_at: 0,
             active_at: 0,
             last_message: None,
+            seq: 0,
         };
-        assert_eq!(ServerEvent::ChatNew { seq: 9, chat }.seq(), Some(9));
+        assert_eq!(
+            ServerEvent::ChatNew {
+                pos: 9,
+                seq: 1,
+                chat
+            }
+            .pos(),
+            Some(9)
+        );
         let status = ServerEvent::UserStatus {
             person: Person {
                 user: User {
@@ -390,7 +351,7 @@ mod tests {
                 online: true,
             },
         };
-        assert_eq!(status.seq(), None);
+        assert_eq!(status.pos(), None);
     }
 
     #[test]

@@ -19,9 +19,16 @@ pub struct Config {
     #[arg(long, env = "NATTER_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
 
-    /// Database URL [default: sqlite://<data-dir>/natter.db].
+    /// Database URL: sqlite://<file> or postgres://user@host/database
+    /// [default: sqlite://<data-dir>/natter.db].
     #[arg(long, env = "NATTER_DATABASE_URL")]
     pub database_url: Option<String>,
+
+    /// Days the event log keeps events. A client away longer reloads its chats instead of syncing;
+    /// message history itself is kept.
+    #[arg(long, env = "NATTER_LOG_RETENTION_DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub log_retention_days: u32,
 
     /// The address people open in their browser, scheme://host[:port] (e.g. https://chat.example.org;
     /// behind a proxy that terminates TLS, the https address). Requests for any other host are

@@ -1,7 +1,7 @@
 //! The server's one error type. It becomes the protocol's [`ApiError`] on the way out, over HTTP
 //! (status and JSON body) and over the socket alike.
 
-use app::protocol::{ApiError, ErrorCode};
+use app::protocol::{ApiError, ErrorCode, Refusal};
 use axum::{
     http::{header, StatusCode},
     response::{IntoResponse, Response},
@@ -11,6 +11,9 @@ use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A domain rule refused the request; the refusal carries its code, text and data.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
     #[error("{0}")]
     Invalid(String),
     #[error("{0}")]
@@ -33,8 +36,8 @@ pub enum Error {
     Busy,
     #[error("method not allowed")]
     MethodNotAllowed,
-    #[error("the stream position {0} is not one this user has")]
-    ResyncRequired(i64),
+    #[error("the sync position is not one the log can answer from")]
+    ResyncRequired,
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("{0}")]
@@ -46,6 +49,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     pub fn api(&self) -> ApiError {
         let (code, message, retry_after_secs) = match self {
+            Error::Refused(refusal) => return ApiError::from(*refusal),
             Error::Invalid(m) => (ErrorCode::Invalid, m.clone(), None),
             Error::Unauthorized(m) => (ErrorCode::Unauthorized, m.clone(), None),
             Error::Forbidden(m) => (ErrorCode::Forbidden, m.clone(), None),
@@ -70,15 +74,15 @@ impl Error {
                 "That endpoint does not take this method.".into(),
                 None,
             ),
-            Error::ResyncRequired(_) => (
+            Error::ResyncRequired => (
                 ErrorCode::ResyncRequired,
-                "That stream position is unknown: load everything afresh.".into(),
+                "That sync position cannot be answered from: load everything afresh.".into(),
                 None,
             ),
-            Error::Database(e) if is_transient(e) => (
+            Error::Database(e) if crate::db::is_transient(e) => (
                 ErrorCode::Unavailable,
-                "The database is busy; nothing was saved. Try again.".into(),
-                None,
+                "The database is unavailable; nothing was saved. Try again.".into(),
+                Some(1),
             ),
             Error::Database(_) | Error::Internal(_) => (
                 ErrorCode::Internal,
@@ -115,19 +119,6 @@ pub fn plain_json_error(message: &str) -> String {
     match chars.next() {
         Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
         None => "The request could not be read.".into(),
-    }
-}
-
-/// Busy, locked or unreachable databases and exhausted pools pass; the client may retry.
-fn is_transient(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
-        sqlx::Error::Database(db) => {
-            // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes.
-            let code = db.code().and_then(|c| c.parse::<i32>().ok()).unwrap_or(0);
-            matches!(code & 0xff, 5 | 6)
-        }
-        _ => false,
     }
 }
 

@@ -1,11 +1,13 @@
-//! Who is connected where: each user's live connections, their outgoing queues, and presence.
+//! Who is connected to this node: each user's live connections, their outgoing queues, and presence.
 //!
-//! A frame is serialized once per receiving user and shared by all of that user's connections. Each
-//! connection's queue is bounded: a reader that falls that far behind is told to go (close code
-//! `SLOW_CONSUMER`) and catches up from its stream position later, so it never slows the others or
-//! grows the server's memory.
+//! A frame is serialized once and shared by every connection it goes to. Each connection's queue is
+//! bounded: a reader that falls that far behind is told to go (close code `SLOW_CONSUMER`) and
+//! catches up from its log position later, so it never slows the others or grows the server's memory.
+//!
+//! The hub also knows how far into the log it has delivered. A connection registers under the same
+//! lock that delivery takes, so it gets exactly the events after that position: its `ready` says so.
 
-use app::model::UserId;
+use app::model::{Pos, UserId};
 use app::protocol::{close_code, ServerEvent};
 use axum::extract::ws::Utf8Bytes;
 use std::collections::HashMap;
@@ -51,21 +53,46 @@ pub struct Registration {
     pub close: watch::Receiver<Option<CloseReason>>,
     /// This is the user's first live connection: they just came online.
     pub came_online: bool,
+    /// Every log event after this position is delivered to this connection, and none before.
+    pub from: Pos,
+}
+
+#[derive(Default)]
+struct Connected {
+    users: HashMap<UserId, Vec<Handle>>,
+    /// The newest log position delivered.
+    delivered: Pos,
 }
 
 #[derive(Default)]
 pub struct Hub {
-    users: Mutex<HashMap<UserId, Vec<Handle>>>,
+    connected: Mutex<Connected>,
     next_id: AtomicU64,
 }
 
 impl Hub {
+    /// A hub that has delivered the log up to `delivered` (the head when the node starts).
+    pub fn delivered_through(delivered: Pos) -> Self {
+        Self {
+            connected: Mutex::new(Connected {
+                users: HashMap::new(),
+                delivered,
+            }),
+            next_id: AtomicU64::new(0),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connected> {
+        self.connected.lock().expect("hub lock")
+    }
+
     pub fn register(&self, user: UserId, session_id: i64) -> Registration {
         let (frames_tx, frames) = mpsc::channel(QUEUE_FRAMES);
         let (close_tx, close) = watch::channel(None);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let mut users = self.users.lock().expect("hub lock");
-        let handles = users.entry(user).or_default();
+        let mut connected = self.lock();
+        let from = connected.delivered;
+        let handles = connected.users.entry(user).or_default();
         let came_online = handles.is_empty();
         handles.push(Handle {
             id,
@@ -78,53 +105,65 @@ impl Hub {
             frames,
             close,
             came_online,
+            from,
         }
     }
 
     /// Forgets a connection; true when it was the user's last, so they went offline.
     pub fn unregister(&self, user: UserId, id: u64) -> bool {
-        let mut users = self.users.lock().expect("hub lock");
-        let Some(handles) = users.get_mut(&user) else {
+        let mut connected = self.lock();
+        let Some(handles) = connected.users.get_mut(&user) else {
             return false;
         };
         handles.retain(|handle| handle.id != id);
         if handles.is_empty() {
-            users.remove(&user);
+            connected.users.remove(&user);
             return true;
         }
         false
     }
 
     pub fn online_users(&self) -> Vec<UserId> {
-        self.users
-            .lock()
-            .expect("hub lock")
-            .keys()
-            .copied()
-            .collect()
+        self.lock().users.keys().copied().collect()
     }
 
-    /// Queues `event` for every live connection of `user`.
-    pub fn send(&self, user: UserId, event: &ServerEvent) {
-        let users = self.users.lock().expect("hub lock");
-        if let Some(handles) = users.get(&user) {
-            deliver(handles, &frame(event));
+    /// The newest log position delivered.
+    pub fn delivered(&self) -> Pos {
+        self.lock().delivered
+    }
+
+    /// Delivers the log event at `pos`, the one after the last delivered, to every live connection
+    /// of `recipients`.
+    pub fn deliver(&self, pos: Pos, recipients: &[UserId], event: &ServerEvent) {
+        let mut connected = self.lock();
+        debug_assert_eq!(
+            pos,
+            connected.delivered + 1,
+            "the log is delivered in order"
+        );
+        let mut shared = None;
+        for user in recipients {
+            if let Some(handles) = connected.users.get(user) {
+                let frame = shared.get_or_insert_with(|| frame(event));
+                queue(handles, frame);
+            }
         }
+        connected.delivered = pos;
     }
 
     /// Queues `event` for everyone connected but `except`.
     pub fn broadcast_except(&self, except: UserId, event: &ServerEvent) {
         let frame = frame(event);
-        for (user, handles) in self.users.lock().expect("hub lock").iter() {
+        for (user, handles) in self.lock().users.iter() {
             if *user != except {
-                deliver(handles, &frame);
+                queue(handles, &frame);
             }
         }
     }
 
     /// Closes every connection opened with `session_id` (on logout).
     pub fn close_session(&self, session_id: i64, reason: CloseReason) {
-        for handles in self.users.lock().expect("hub lock").values() {
+        for handles in self.lock().users.values() {
             for handle in handles.iter().filter(|h| h.session_id == session_id) {
                 handle.close(reason.clone());
             }
@@ -138,7 +177,7 @@ pub fn frame(event: &ServerEvent) -> Utf8Bytes {
         .into()
 }
 
-fn deliver(handles: &[Handle], frame: &Utf8Bytes) {
+fn queue(handles: &[Handle], frame: &Utf8Bytes) {
     for handle in handles {
         if let Err(mpsc::error::TrySendError::Full(_)) = handle.frames.try_send(frame.clone()) {
             handle.close(TOO_SLOW);
@@ -177,14 +216,21 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn every_connection_of_a_user_gets_the_same_frame() {
-        let hub = Hub::default();
+    async fn every_connection_of_a_recipient_gets_the_same_frame() {
+        let hub = Hub::delivered_through(4);
         let mut a = hub.register(UserId(1), 10);
         let mut b = hub.register(UserId(1), 11);
         let mut other = hub.register(UserId(2), 12);
-        hub.send(UserId(1), &status(5));
+        assert_eq!(a.from, 4);
+        hub.deliver(5, &[UserId(1), UserId(3)], &status(5));
         assert_eq!(a.frames.recv().await, b.frames.recv().await);
         assert!(other.frames.try_recv().is_err());
+        assert_eq!(hub.delivered(), 5);
+        assert_eq!(
+            hub.register(UserId(2), 13).from,
+            5,
+            "a later connection starts after it"
+        );
     }
 
     #[test]

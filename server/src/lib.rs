@@ -7,6 +7,7 @@ pub mod error;
 pub mod hub;
 pub mod pages;
 pub mod password;
+pub mod relay;
 pub mod routes;
 pub mod security;
 pub mod serve;

@@ -7,7 +7,7 @@ use crate::serve::client_network;
 use crate::state::AppState;
 use crate::throttle::LoginBudget;
 use app::model::{limits, validate_password, validate_username, User, UserId};
-use app::protocol::{close_code, Credentials, Session};
+use app::protocol::{close_code, Credentials, Refusal, Session};
 use axum::{
     extract::{rejection::JsonRejection, ConnectInfo, DefaultBodyLimit, FromRequest, State},
     http::{header, HeaderMap, StatusCode},
@@ -86,18 +86,17 @@ pub async fn health(State(state): State<AppState>) -> Response {
 
 /// Refuses over-long credentials at login before anything else is done with them: they would only
 /// cost memory and hashing time. (Registration checks them with the rest of its rules.)
-fn check_lengths(credentials: &Credentials) -> Result<()> {
+fn check_lengths(credentials: &Credentials) -> Result<(), Refusal> {
     if credentials.username.chars().count() > limits::USERNAME_MAX_CHARS {
-        return Err(Error::Invalid(format!(
-            "A username has at most {} characters.",
-            limits::USERNAME_MAX_CHARS
-        )));
+        return Err(Refusal::UsernameLength {
+            min_chars: limits::USERNAME_MIN_CHARS,
+            max_chars: limits::USERNAME_MAX_CHARS,
+        });
     }
     if credentials.password.len() > limits::PASSWORD_MAX_BYTES {
-        return Err(Error::Invalid(format!(
-            "A password has at most {} bytes.",
-            limits::PASSWORD_MAX_BYTES
-        )));
+        return Err(Refusal::PasswordTooLong {
+            max_bytes: limits::PASSWORD_MAX_BYTES,
+        });
     }
     Ok(())
 }
@@ -117,8 +116,8 @@ async fn register(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Body(credentials): Body<Credentials>,
 ) -> Result<Response> {
-    validate_username(&credentials.username).map_err(Error::Invalid)?;
-    validate_password(&credentials.password).map_err(Error::Invalid)?;
+    validate_username(&credentials.username)?;
+    validate_password(&credentials.password)?;
     let address = client_network(peer.ip());
     state
         .throttles

@@ -205,7 +205,7 @@ mod tests {
             .output_name("natter")
             .build();
         let settings = Settings::new(&Config::parse_from(args), options.site_addr, &options);
-        let state = AppState::new(db, settings, options);
+        let state = AppState::new(db, settings, options).await.unwrap();
         (state, dir)
     }
 

@@ -68,7 +68,8 @@ impl Application {
             header_timeout: Duration::from_secs(config.header_timeout_secs),
         };
         let body_timeout = Duration::from_secs(config.body_timeout_secs);
-        let state = AppState::new(db, settings, leptos_options);
+        let state = AppState::new(db, settings, leptos_options).await?;
+        spawn_log_pruning(&state, config.log_retention_days);
         Ok(Self {
             router: router(state.clone(), body_timeout),
             listener,
@@ -162,6 +163,28 @@ pub fn router(state: AppState, body_timeout: Duration) -> Router {
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .layer(axum::middleware::from_fn(telemetry::accept_request_id))
         .with_state(state)
+}
+
+/// Prunes log events older than the retention, at start and then hourly. Message history is kept;
+/// only positions older than the retention can no longer be synced from.
+fn spawn_log_pruning(state: &AppState, retention_days: u32) {
+    let db = state.db.clone();
+    let shutdown = state.shutdown.clone();
+    let retention_ms = i64::from(retention_days) * 24 * 3600 * 1000;
+    tokio::spawn(async move {
+        let mut hourly = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = hourly.tick() => {}
+            }
+            match db.prune_log(crate::now_ms() - retention_ms).await {
+                Ok(0) => {}
+                Ok(pruned) => tracing::info!(pruned, "pruned old log events"),
+                Err(error) => tracing::warn!(%error, "could not prune the log"),
+            }
+        }
+    });
 }
 
 /// Gives the page being rendered the nonce that `security_headers` put in its response's policy.

@@ -2,8 +2,9 @@
 
 use crate::auth::Cookies;
 use crate::config::{Config, PublicUrl};
+use crate::error::Result;
 use crate::password::PasswordHasher;
-use crate::{db::Db, hub::Hub, throttle::Throttles};
+use crate::{db::Db, hub::Hub, relay::Relay, throttle::Throttles};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::{net::SocketAddr, sync::Arc};
@@ -13,6 +14,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 pub struct AppState {
     pub db: Db,
     pub hub: Arc<Hub>,
+    pub relay: Relay,
     pub hasher: PasswordHasher,
     pub throttles: Arc<Throttles>,
     pub settings: Arc<Settings>,
@@ -24,19 +26,23 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(db: Db, settings: Settings, leptos_options: LeptosOptions) -> Self {
+    /// The state of a node that starts delivering the log from its head now; starts the relay.
+    pub async fn new(db: Db, settings: Settings, leptos_options: LeptosOptions) -> Result<Self> {
         // Half the cores hash, so a flood of logins leaves the others to everything else.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        Self {
+        let hub = Arc::new(Hub::delivered_through(db.log_head().await?.pos));
+        let shutdown = CancellationToken::new();
+        Ok(Self {
+            relay: Relay::start(db.clone(), hub.clone(), shutdown.clone()),
             db,
-            hub: Arc::new(Hub::default()),
+            hub,
             hasher: PasswordHasher::new(cores / 2),
             throttles: Arc::new(Throttles::new(settings.registrations_per_hour)),
             settings: Arc::new(settings),
             leptos_options,
-            shutdown: CancellationToken::new(),
+            shutdown,
             sockets: TaskTracker::new(),
-        }
+        })
     }
 }
 

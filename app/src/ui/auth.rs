@@ -48,7 +48,7 @@ fn AuthForm(register: bool) -> impl IntoView {
             if let Err(problem) = validate_username(&credentials.username)
                 .and_then(|()| validate_password(&credentials.password))
             {
-                error.set(Some(problem));
+                error.set(Some(problem.to_string()));
                 return;
             }
         }

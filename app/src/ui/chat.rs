@@ -2,7 +2,8 @@
 
 use super::api;
 use super::socket::ChatClient;
-use crate::model::{is_blank, ChatId, Message, UserId};
+use crate::model::{ChatId, Message, MessageBody, UserId};
+use crate::protocol::Refusal;
 use leptos::{ev::SubmitEvent, prelude::*};
 
 #[component]
@@ -193,10 +194,18 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
 
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        let body = draft.get_untracked().trim().to_string();
-        if is_blank(&body) {
-            return;
-        }
+        let body = match MessageBody::parse(draft.get_untracked().trim().to_string()) {
+            Ok(body) => body,
+            // Nothing to send yet; the button stays quiet.
+            Err(Refusal::MessageBlank) => return,
+            Err(refusal) => {
+                client.update(|s| {
+                    s.notice = Some(refusal.to_string());
+                    Vec::new()
+                });
+                return;
+            }
+        };
         draft.set(String::new());
         client.update(|s| vec![s.send(chat_id, body, new_nonce())]);
     };

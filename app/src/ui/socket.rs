@@ -106,15 +106,14 @@ impl ChatClient {
                                 break Ended::LoggedOut;
                             }
                         }
-                        let resync = matches!(&event, ServerEvent::Error { error, .. }
-                            if error.code == ErrorCode::ResyncRequired);
                         if matches!(event, ServerEvent::Ready { .. }) {
                             was_ready = true;
                             self.outbox.set_value(Some(outbox.clone()));
                             self.connection.set(Connection::Connected);
                         }
                         self.update(|store| store.apply(event));
-                        if resync {
+                        // A missed event or a refused position: start afresh on a new connection.
+                        if self.store.try_update(Store::take_reload).unwrap_or(false) {
                             break Ended::Dropped { was_ready };
                         }
                     }

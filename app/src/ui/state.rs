@@ -3,9 +3,16 @@
 //! Plain data with no signals or sockets inside, so every rule here is unit tested natively. The
 //! socket layer keeps one `Store` in a signal and sends whatever requests these methods return.
 
-use crate::model::{Chat, ChatId, Message, Person, Seq, User, UserId};
+use crate::model::{Chat, ChatId, Message, MessageBody, Person, Pos, Seq, User, UserId};
 use crate::protocol::{ApiError, ClientEvent, ErrorCode, Reply, Request, RequestId, ServerEvent};
 use std::collections::HashMap;
+
+/// A place in the server's event log: the `epoch` of the log and a position in it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogPosition {
+    pub epoch: String,
+    pub pos: Pos,
+}
 
 /// A message the user sent that the server has not acknowledged yet. It is re-sent with the same nonce
 /// after a reconnect, and the server's dedup makes that safe.
@@ -33,8 +40,16 @@ pub struct Store {
     pub has_more: HashMap<ChatId, bool>,
     pub pending: Vec<Pending>,
     pub selected: Option<ChatId>,
-    /// The last stream position applied; `None` until the first `ready`.
-    pub seq: Option<Seq>,
+    /// How far into the server's log this picture is complete; `None` until the first `ready`.
+    pub position: Option<LogPosition>,
+    /// The `seq` of my newest own event applied.
+    pub user_seq: Seq,
+    /// While a `sync` after a reconnect is under way: the newest position pushed meanwhile. Pushes
+    /// then run ahead of the sync, so they do not move `position` until it has caught up.
+    syncing: Option<Pos>,
+    /// An event was missed (a `seq` skipped) or the position was refused: drop what is loaded and
+    /// reconnect for a fresh `ready`.
+    pub reload: bool,
     /// The last error worth showing, if any.
     pub notice: Option<String>,
     next_request: RequestId,
@@ -80,13 +95,15 @@ impl Store {
     /// Applies one frame from the server; returns the requests it calls for.
     pub fn apply(&mut self, event: ServerEvent) -> Vec<Request> {
         let mut requests = Vec::new();
-        if let Some(seq) = event.seq() {
-            self.seq = Some(self.seq.map_or(seq, |known| known.max(seq)));
+        if let Some(pos) = event.pos() {
+            self.pushed(pos);
         }
         match event {
             ServerEvent::Ready {
                 user,
-                seq,
+                epoch,
+                pos,
+                user_seq,
                 people,
                 chats,
                 more_chats,
@@ -97,10 +114,18 @@ impl Store {
                     self.upsert_chat(chat);
                 }
                 self.more_chats = more_chats;
-                match self.seq {
+                self.user_seq = self.user_seq.max(user_seq);
+                match &self.position {
                     // A reconnect: fetch what happened while we were away.
-                    Some(after) => requests.push(self.request(ClientEvent::Sync { after })),
-                    None => self.seq = Some(seq),
+                    Some(known) => {
+                        let sync = ClientEvent::Sync {
+                            epoch: known.epoch.clone(),
+                            after: known.pos,
+                        };
+                        self.syncing = Some(pos);
+                        requests.push(self.request(sync));
+                    }
+                    None => self.position = Some(LogPosition { epoch, pos }),
                 }
                 let resend: Vec<_> = self
                     .pending
@@ -124,18 +149,30 @@ impl Store {
                 requests.extend(self.apply_reply(result));
             }
             ServerEvent::Error { id, error } => requests.extend(self.apply_error(id, error)),
-            ServerEvent::MessageNew { message, .. } => {
-                // A chat beyond the pages loaded just became the most recent: fetch the top page,
-                // which now holds it.
-                if self.chat(message.chat_id).is_none() {
-                    requests.push(self.request(ClientEvent::ChatsList {
+            ServerEvent::MessageNew { seq, message, .. } => {
+                match self
+                    .chats
+                    .iter_mut()
+                    .find(|chat| chat.id == message.chat_id)
+                {
+                    Some(chat) => {
+                        self.reload |= self.syncing.is_none() && seq > chat.seq + 1;
+                        chat.seq = chat.seq.max(seq);
+                    }
+                    // A chat beyond the pages loaded just became the most recent: fetch the top
+                    // page, which now holds it.
+                    None => requests.push(self.request(ClientEvent::ChatsList {
                         before: None,
                         limit: None,
-                    }));
+                    })),
                 }
                 self.add_message(message);
             }
-            ServerEvent::ChatNew { chat, .. } => self.upsert_chat(chat),
+            ServerEvent::ChatNew { seq, chat, .. } => {
+                self.reload |= self.syncing.is_none() && seq > self.user_seq + 1;
+                self.user_seq = self.user_seq.max(seq);
+                self.upsert_chat(chat);
+            }
             ServerEvent::UserStatus { person } => {
                 let mut people = std::mem::take(&mut self.people);
                 people.retain(|known| known.user.id != person.user.id);
@@ -173,16 +210,26 @@ impl Store {
             }
             Reply::Sync {
                 events,
-                seq,
+                pos,
                 has_more,
             } => {
                 let mut requests = Vec::new();
                 for event in events {
                     requests.extend(self.apply(event));
                 }
-                self.seq = Some(self.seq.map_or(seq, |known| known.max(seq)));
+                let Some(position) = self.position.as_mut() else {
+                    return requests;
+                };
+                position.pos = position.pos.max(pos);
                 if has_more {
-                    requests.push(self.request(ClientEvent::Sync { after: seq }));
+                    let sync = ClientEvent::Sync {
+                        epoch: position.epoch.clone(),
+                        after: pos,
+                    };
+                    requests.push(self.request(sync));
+                } else if let Some(pushed) = self.syncing.take() {
+                    // Caught up: from here the pushes are complete.
+                    position.pos = position.pos.max(pushed);
                 }
                 return requests;
             }
@@ -192,11 +239,7 @@ impl Store {
 
     fn apply_error(&mut self, id: Option<RequestId>, error: ApiError) -> Vec<Request> {
         if error.code == ErrorCode::ResyncRequired {
-            // Our position is unusable: drop what we hold; the socket reconnects and the next
-            // `ready` loads everything afresh.
-            self.seq = None;
-            self.messages.clear();
-            self.has_more.clear();
+            self.reload = true;
             return Vec::new();
         }
         if let Some(nonce) = id.and_then(|id| self.sends.remove(&id)) {
@@ -206,6 +249,30 @@ impl Store {
         }
         self.notice = Some(error.message);
         Vec::new()
+    }
+
+    /// Takes the log position of an applied push.
+    fn pushed(&mut self, pos: Pos) {
+        match (&mut self.syncing, &mut self.position) {
+            (Some(pushed), _) => *pushed = (*pushed).max(pos),
+            (None, Some(position)) => position.pos = position.pos.max(pos),
+            (None, None) => {}
+        }
+    }
+
+    /// Drops what the loaded picture rests on, when `reload` asks for it: the socket then reconnects
+    /// and the next `ready` starts afresh. True if it did.
+    pub fn take_reload(&mut self) -> bool {
+        if !std::mem::take(&mut self.reload) {
+            return false;
+        }
+        self.position = None;
+        self.syncing = None;
+        self.user_seq = 0;
+        self.chats.clear();
+        self.messages.clear();
+        self.has_more.clear();
+        true
     }
 
     /// Shows a chat, loading its history the first time.
@@ -259,7 +326,8 @@ impl Store {
     }
 
     /// Queues a message as pending and returns the request that sends it.
-    pub fn send(&mut self, chat_id: ChatId, body: String, nonce: String) -> Request {
+    pub fn send(&mut self, chat_id: ChatId, body: MessageBody, nonce: String) -> Request {
+        let body = body.into_inner();
         self.pending.push(Pending {
             chat_id,
             nonce: nonce.clone(),
@@ -283,6 +351,7 @@ impl Store {
     fn upsert_chat(&mut self, mut chat: Chat) {
         match self.chats.iter_mut().find(|known| known.id == chat.id) {
             Some(known) => {
+                chat.seq = chat.seq.max(known.seq);
                 // Keep whichever preview is newer: a page may be older than a push already applied.
                 if known.position() > chat.position() {
                     chat.active_at = known.active_at;
@@ -341,7 +410,12 @@ mod tests {
             created_at: 10,
             active_at: 10,
             last_message: None,
+            seq: 0,
         }
+    }
+
+    fn body(text: &str) -> MessageBody {
+        MessageBody::parse(text.into()).unwrap()
     }
 
     fn message(id: i64, sender: i64, nonce: &str) -> Message {
@@ -355,10 +429,12 @@ mod tests {
         }
     }
 
-    fn ready(seq: Seq) -> ServerEvent {
+    fn ready(pos: Pos) -> ServerEvent {
         ServerEvent::Ready {
             user: user(1, "ann"),
-            seq,
+            epoch: "e1".into(),
+            pos,
+            user_seq: 0,
             people: vec![
                 Person {
                     user: user(1, "ann"),
@@ -378,7 +454,7 @@ mod tests {
     fn first_ready_sets_the_position_and_hides_me_from_people() {
         let mut store = Store::default();
         assert!(store.apply(ready(5)).is_empty());
-        assert_eq!(store.seq, Some(5));
+        assert_eq!(store.position.as_ref().map(|p| p.pos), Some(5));
         assert_eq!(store.people.len(), 1);
         assert_eq!(store.people[0].user.username, "bob");
         assert_eq!(store.chat_title(&store.chats[0]), "bob");
@@ -388,14 +464,21 @@ mod tests {
     fn reconnect_syncs_from_the_last_position_and_resends_pending() {
         let mut store = Store::default();
         store.apply(ready(5));
-        store.send(ChatId(1), "hello".into(), "n1".into());
+        store.send(ChatId(1), body("hello"), "n1".into());
         store.apply(ServerEvent::MessageNew {
-            seq: 6,
+            pos: 6,
+            seq: 1,
             message: message(7, 2, "x"),
         });
         let requests = store.apply(ready(9));
         let events: Vec<_> = requests.into_iter().map(|r| r.event).collect();
-        assert_eq!(events[0], ClientEvent::Sync { after: 6 });
+        assert_eq!(
+            events[0],
+            ClientEvent::Sync {
+                epoch: "e1".into(),
+                after: 6
+            }
+        );
         assert_eq!(
             events[1],
             ClientEvent::MessageSend {
@@ -410,7 +493,7 @@ mod tests {
     fn a_message_arriving_twice_is_shown_once_and_clears_its_pending_copy() {
         let mut store = Store::default();
         store.apply(ready(0));
-        let request = store.send(ChatId(1), "body 3".into(), "n3".into());
+        let request = store.send(ChatId(1), body("body 3"), "n3".into());
         assert_eq!(store.pending.len(), 1);
         store.apply(ServerEvent::Reply {
             id: request.id,
@@ -419,6 +502,7 @@ mod tests {
             },
         });
         store.apply(ServerEvent::MessageNew {
+            pos: 1,
             seq: 1,
             message: message(3, 1, "n3"),
         });
@@ -438,7 +522,9 @@ mod tests {
         };
         store.apply(ServerEvent::Ready {
             user,
-            seq: 0,
+            epoch: "e1".into(),
+            pos: 0,
+            user_seq: 0,
             people,
             chats: vec![chat(1)],
             more_chats: true,
@@ -452,6 +538,7 @@ mod tests {
             }
         );
         store.apply(ServerEvent::MessageNew {
+            pos: 1,
             seq: 1,
             message: message(4, 2, "x"),
         });
@@ -480,6 +567,7 @@ mod tests {
         let mut elsewhere = message(5, 2, "x");
         elsewhere.chat_id = ChatId(7);
         let requests = store.apply(ServerEvent::MessageNew {
+            pos: 1,
             seq: 1,
             message: elsewhere,
         });
@@ -491,7 +579,8 @@ mod tests {
             }
         );
         let known = store.apply(ServerEvent::MessageNew {
-            seq: 2,
+            pos: 2,
+            seq: 1,
             message: message(6, 2, "y"),
         });
         assert!(known.is_empty());
@@ -538,7 +627,7 @@ mod tests {
     fn a_refused_send_is_marked_and_not_resent() {
         let mut store = Store::default();
         store.apply(ready(0));
-        let request = store.send(ChatId(1), "x".into(), "n".into());
+        let request = store.send(ChatId(1), body("x"), "n".into());
         store.apply(ServerEvent::Error {
             id: Some(request.id),
             error: ApiError::new(ErrorCode::Forbidden, "Not a member."),
@@ -560,22 +649,89 @@ mod tests {
         store.select(ChatId(1));
         store.has_more.insert(ChatId(1), false);
         store.apply(ServerEvent::MessageNew {
-            seq: 5,
+            pos: 5,
+            seq: 1,
             message: message(1, 2, "a"),
         });
         store.apply(ServerEvent::Error {
             id: Some(99),
             error: ApiError::new(ErrorCode::ResyncRequired, "gone"),
         });
-        assert_eq!(store.seq, None);
-        assert!(store.messages.is_empty());
+        assert!(store.take_reload());
+        assert_eq!(store.position, None);
+        assert!(store.messages.is_empty() && store.chats.is_empty());
+        assert!(!store.take_reload(), "once");
         let requests = store.apply(ready(10));
-        assert_eq!(store.seq, Some(10));
+        assert_eq!(store.position.as_ref().map(|p| p.pos), Some(10));
         assert_eq!(requests.len(), 1, "no sync from a dropped position");
         assert!(matches!(
             requests[0].event,
             ClientEvent::MessageHistory { before: None, .. }
         ));
+    }
+
+    #[test]
+    fn a_skipped_seq_means_an_event_was_missed() {
+        let mut store = Store::default();
+        store.apply(ready(4));
+        store.apply(ServerEvent::MessageNew {
+            pos: 5,
+            seq: 1,
+            message: message(1, 2, "a"),
+        });
+        assert!(!store.reload);
+        store.apply(ServerEvent::MessageNew {
+            pos: 9,
+            seq: 3,
+            message: message(3, 2, "c"),
+        });
+        assert!(store.take_reload());
+    }
+
+    #[test]
+    fn pushes_during_a_sync_move_the_position_only_once_it_has_caught_up() {
+        let mut store = Store::default();
+        store.apply(ready(4));
+        let sync = store.apply(ready(20)).remove(0);
+        // A push runs ahead of the sync, with a seq the sync has yet to fill in: no gap is assumed.
+        store.apply(ServerEvent::MessageNew {
+            pos: 21,
+            seq: 4,
+            message: message(9, 2, "late"),
+        });
+        assert!(!store.reload);
+        assert_eq!(store.position.as_ref().map(|p| p.pos), Some(4));
+        let more = store.apply(ServerEvent::Reply {
+            id: sync.id,
+            result: Reply::Sync {
+                events: vec![ServerEvent::MessageNew {
+                    pos: 10,
+                    seq: 1,
+                    message: message(2, 2, "a"),
+                }],
+                pos: 10,
+                has_more: true,
+            },
+        });
+        assert_eq!(store.position.as_ref().map(|p| p.pos), Some(10));
+        assert_eq!(
+            more[0].event,
+            ClientEvent::Sync {
+                epoch: "e1".into(),
+                after: 10
+            }
+        );
+        store.apply(ServerEvent::Reply {
+            id: more[0].id,
+            result: Reply::Sync {
+                events: vec![],
+                pos: 20,
+                has_more: false,
+            },
+        });
+        assert_eq!(store.position.as_ref().map(|p| p.pos), Some(21));
+        let ids: Vec<_> = store.messages[&ChatId(1)].iter().map(|m| m.id.0).collect();
+        assert_eq!(ids, vec![2, 9]);
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Users and their sessions.
 
-use super::Db;
-use crate::error::{Error, Result};
+use super::{is_unique_violation, placeholders, Db};
+use crate::error::Result;
 use app::model::{User, UserId};
+use app::protocol::Refusal;
 
 /// Devices remembered per account.
 const KNOWN_DEVICES_MAX: i64 = 20;
@@ -14,11 +15,40 @@ pub struct SessionRow {
     pub user: User,
 }
 
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: i64,
+    username: String,
+}
+
+impl From<UserRow> for User {
+    fn from(row: UserRow) -> Self {
+        User {
+            id: UserId(row.id),
+            username: row.username,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct CredentialsRow {
+    id: i64,
+    username: String,
+    password_hash: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct SessionUserRow {
+    session_id: i64,
+    user_id: i64,
+    username: String,
+}
+
 impl Db {
     /// Registers a user; a taken username (in any letter case) is a conflict.
     pub async fn create_user(&self, username: &str, password_hash: &str, now: i64) -> Result<User> {
         let inserted = sqlx::query_scalar::<_, i64>(
-            "INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?) RETURNING id",
+            "INSERT INTO users (username, password_hash, created_at) VALUES ($1, $2, $3) RETURNING id",
         )
         .bind(username)
         .bind(password_hash)
@@ -30,47 +60,71 @@ impl Db {
                 id: UserId(id),
                 username: username.to_string(),
             }),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                Err(Error::Conflict("That username is taken.".into()))
-            }
+            Err(e) if is_unique_violation(&e) => Err(Refusal::UsernameTaken.into()),
             Err(e) => Err(e.into()),
         }
     }
 
     /// The user with this username (any letter case) and their password hash.
     pub async fn find_credentials(&self, username: &str) -> Result<Option<(User, String)>> {
-        let row = sqlx::query_as::<_, (i64, String, String)>(
-            "SELECT id, username, password_hash FROM users WHERE lower(username) = lower(?)",
+        let row = sqlx::query_as::<_, CredentialsRow>(
+            "SELECT id, username, password_hash FROM users WHERE lower(username) = lower($1)",
         )
         .bind(username)
         .fetch_optional(&self.read)
         .await?;
-        Ok(row.map(|(id, username, hash)| {
-            (
-                User {
-                    id: UserId(id),
-                    username,
-                },
-                hash,
-            )
+        Ok(row.map(|row| {
+            let user = User {
+                id: UserId(row.id),
+                username: row.username,
+            };
+            (user, row.password_hash)
         }))
     }
 
     pub async fn users(&self) -> Result<Vec<User>> {
-        let rows = sqlx::query_as::<_, (i64, String)>("SELECT id, username FROM users ORDER BY id")
+        let rows = sqlx::query_as::<_, UserRow>("SELECT id, username FROM users ORDER BY id")
             .fetch_all(&self.read)
             .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, username)| User {
-                id: UserId(id),
-                username,
-            })
-            .collect())
+        Ok(rows.into_iter().map(User::from).collect())
+    }
+
+    /// The users with these ids that exist, in no particular order.
+    pub async fn users_by_id(&self, ids: &[UserId]) -> Result<Vec<User>> {
+        let mut users = Vec::with_capacity(ids.len());
+        // In slices, so a large group stays within every backend's limit on bound values.
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "SELECT id, username FROM users WHERE id IN ({})",
+                placeholders(chunk.len())
+            );
+            let mut query = sqlx::query_as::<_, UserRow>(&sql);
+            for id in chunk {
+                query = query.bind(id.0);
+            }
+            users.extend(
+                query
+                    .fetch_all(&self.read)
+                    .await?
+                    .into_iter()
+                    .map(User::from),
+            );
+        }
+        Ok(users)
+    }
+
+    /// The `seq` of `user`'s newest own event.
+    pub async fn user_seq(&self, user: UserId) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar::<_, i64>("SELECT last_seq FROM users WHERE id = $1")
+                .bind(user.0)
+                .fetch_one(&self.read)
+                .await?,
+        )
     }
 
     pub async fn user(&self, id: UserId) -> Result<Option<User>> {
-        let row = sqlx::query_scalar::<_, String>("SELECT username FROM users WHERE id = ?")
+        let row = sqlx::query_scalar::<_, String>("SELECT username FROM users WHERE id = $1")
             .bind(id.0)
             .fetch_optional(&self.read)
             .await?;
@@ -85,7 +139,7 @@ impl Db {
         expires_at: i64,
     ) -> Result<i64> {
         let id = sqlx::query_scalar::<_, i64>(
-            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)
              RETURNING id",
         )
         .bind(token_hash)
@@ -99,19 +153,19 @@ impl Db {
 
     /// The unexpired session whose token hashes to `token_hash`.
     pub async fn session(&self, token_hash: &str, now: i64) -> Result<Option<SessionRow>> {
-        let row = sqlx::query_as::<_, (i64, i64, String)>(
-            "SELECT s.id, u.id, u.username FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.token_hash = ? AND s.expires_at > ?",
+        let row = sqlx::query_as::<_, SessionUserRow>(
+            "SELECT s.id AS session_id, u.id AS user_id, u.username FROM sessions s
+             JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > $2",
         )
         .bind(token_hash)
         .bind(now)
         .fetch_optional(&self.read)
         .await?;
-        Ok(row.map(|(id, user_id, username)| SessionRow {
-            id,
+        Ok(row.map(|row| SessionRow {
+            id: row.session_id,
             user: User {
-                id: UserId(user_id),
-                username,
+                id: UserId(row.user_id),
+                username: row.username,
             },
         }))
     }
@@ -120,16 +174,18 @@ impl Db {
     /// newest `KNOWN_DEVICES_MAX` (clients that keep no cookies would otherwise add one per login).
     pub async fn remember_device(&self, token_hash: &str, user: UserId, now: i64) -> Result<()> {
         let mut tx = self.write.begin().await?;
-        sqlx::query("INSERT INTO known_devices (token_hash, user_id, created_at) VALUES (?, ?, ?)")
-            .bind(token_hash)
-            .bind(user.0)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
         sqlx::query(
-            "DELETE FROM known_devices WHERE user_id = ? AND token_hash NOT IN (
-                SELECT token_hash FROM known_devices WHERE user_id = ?
-                ORDER BY created_at DESC LIMIT ?)",
+            "INSERT INTO known_devices (token_hash, user_id, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(token_hash)
+        .bind(user.0)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM known_devices WHERE user_id = $1 AND token_hash NOT IN (
+                SELECT token_hash FROM known_devices WHERE user_id = $2
+                ORDER BY created_at DESC LIMIT $3)",
         )
         .bind(user.0)
         .bind(user.0)
@@ -148,7 +204,7 @@ impl Db {
         max_age_ms: i64,
     ) -> Result<Option<UserId>> {
         let owner = sqlx::query_scalar::<_, i64>(
-            "SELECT user_id FROM known_devices WHERE token_hash = ? AND created_at > ?",
+            "SELECT user_id FROM known_devices WHERE token_hash = $1 AND created_at > $2",
         )
         .bind(token_hash)
         .bind(now - max_age_ms)
@@ -159,17 +215,18 @@ impl Db {
 
     /// Whether session `id` still exists and has not expired.
     pub async fn session_is_live(&self, id: i64, now: i64) -> Result<bool> {
-        let found =
-            sqlx::query_scalar::<_, i64>("SELECT 1 FROM sessions WHERE id = ? AND expires_at > ?")
-                .bind(id)
-                .bind(now)
-                .fetch_optional(&self.read)
-                .await?;
+        let found = sqlx::query_scalar::<_, i64>(
+            "SELECT id FROM sessions WHERE id = $1 AND expires_at > $2",
+        )
+        .bind(id)
+        .bind(now)
+        .fetch_optional(&self.read)
+        .await?;
         Ok(found.is_some())
     }
 
     pub async fn delete_session(&self, id: i64) -> Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE id = ?")
+        sqlx::query("DELETE FROM sessions WHERE id = $1")
             .bind(id)
             .execute(&self.write)
             .await?;

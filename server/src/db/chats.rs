@@ -1,112 +1,133 @@
-//! Chats, messages and each user's event stream.
+//! Chats, their members and their messages.
 //!
-//! Every change that others must hear about appends an event to each affected user's stream in the
-//! same transaction as the change, and returns those events for the live fan-out. The database is the
-//! truth; the fan-out is only a wake-up.
+//! Each write checks who may make it inside its own transaction, after taking the chat's row lock,
+//! so a membership change cannot slip between the check and the write, and returns the events it
+//! logged for the live fan-out. The database is the truth; the fan-out is only a wake-up.
+//!
+//! Locks are taken in one order everywhere: chat rows, then user rows (by id), then the log's head.
 
-use super::Db;
+use super::log::{next_chat_seq, next_user_seq, Append, Fact, Logged, Stream};
+use super::{placeholders, refuse, Db};
 use crate::error::{Error, Result};
 use app::model::{
-    limits, Chat, ChatId, ChatKind, ChatPosition, Message, MessageId, MessagePreview, Seq, User,
-    UserId,
+    limits, Chat, ChatId, ChatKind, ChatPosition, Message, MessageBody, MessageId, MessagePreview,
+    Nonce, User, UserId,
 };
-use app::protocol::ServerEvent;
-use sqlx::{Sqlite, Transaction};
+use app::protocol::{Refusal, ServerEvent};
+use sqlx::AnyPool;
 use std::collections::HashMap;
 
-/// Events to push after a commit: each to one user's live connections.
-pub type Fanout = Vec<(UserId, ServerEvent)>;
-
-/// A page of a user's stream.
-pub struct StreamPage {
-    pub events: Vec<ServerEvent>,
-    pub seq: Seq,
-    pub has_more: bool,
+#[derive(sqlx::FromRow)]
+struct ChatRow {
+    id: i64,
+    kind: String,
+    created_at: i64,
+    active_at: i64,
+    last_seq: i64,
 }
 
-type MessageRow = (i64, i64, i64, String, String, i64);
-type ChatRow = (i64, i64, i64);
-const CHAT_COLUMNS: &str = "c.id, c.created_at, c.active_at";
-const MESSAGE_COLUMNS: &str = "id, chat_id, sender_id, nonce, body, sent_at";
+#[derive(sqlx::FromRow)]
+struct MessageRow {
+    id: i64,
+    chat_id: i64,
+    sender_id: i64,
+    nonce: String,
+    body: String,
+    sent_at: i64,
+}
 
-fn message((id, chat_id, sender_id, nonce, body, sent_at): MessageRow) -> Message {
-    Message {
-        id: MessageId(id),
-        chat_id: ChatId(chat_id),
-        sender_id: UserId(sender_id),
-        nonce,
-        body,
-        sent_at,
+impl From<MessageRow> for Message {
+    fn from(row: MessageRow) -> Self {
+        Message {
+            id: MessageId(row.id),
+            chat_id: ChatId(row.chat_id),
+            sender_id: UserId(row.sender_id),
+            nonce: row.nonce,
+            body: row.body,
+            sent_at: row.sent_at,
+        }
     }
 }
 
-/// Appends `make(seq)` to `user`'s stream at its next position.
-async fn append_event(
-    tx: &mut Transaction<'_, Sqlite>,
-    user: UserId,
-    now: i64,
-    make: impl FnOnce(Seq) -> ServerEvent,
-) -> Result<ServerEvent> {
-    let seq = sqlx::query_scalar::<_, i64>(
-        "UPDATE users SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq",
-    )
-    .bind(user.0)
-    .fetch_one(&mut **tx)
-    .await?;
-    let event = make(seq);
-    let json = serde_json::to_string(&event).map_err(|e| Error::Internal(e.to_string()))?;
-    sqlx::query("INSERT INTO stream_events (user_id, seq, event, created_at) VALUES (?, ?, ?, ?)")
-        .bind(user.0)
-        .bind(seq)
-        .bind(json)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-    Ok(event)
+#[derive(sqlx::FromRow)]
+struct MemberRow {
+    chat_id: i64,
+    user_id: i64,
+    username: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct PreviewRow {
+    chat_id: i64,
+    id: i64,
+    sender_id: i64,
+    sent_at: i64,
+    body_start: String,
+}
+
+const CHAT_COLUMNS: &str = "c.id, c.kind, c.created_at, c.active_at, c.last_seq";
+const MESSAGE_COLUMNS: &str = "id, chat_id, sender_id, nonce, body, sent_at";
+
+/// The messages with these ids, in no particular order.
+pub(super) async fn load_messages(pool: &AnyPool, ids: &[MessageId]) -> Result<Vec<Message>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id IN ({})",
+        placeholders(ids.len())
+    );
+    let mut query = sqlx::query_as::<_, MessageRow>(&sql);
+    for id in ids {
+        query = query.bind(id.0);
+    }
+    Ok(query
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(Message::from)
+        .collect())
 }
 
 /// The answer to a send whose nonce the sender used before: the stored message if this is a retry of
-/// it, `conflict` if the nonce is being reused for another message (one nonce, one message).
-fn retried(original: Message, chat: ChatId, body: &str) -> Result<(Message, Fanout)> {
-    if original.chat_id != chat || original.body != body {
-        return Err(Error::Conflict(
-            "That nonce was already used for another message: choose a new one.".into(),
-        ));
+/// it, a refusal if the nonce is being reused for another message.
+fn retried(original: Message, chat: ChatId, body: &MessageBody) -> Result<(Message, Vec<Logged>)> {
+    if original.chat_id != chat || original.body != body.as_str() {
+        return Err(Refusal::NonceReused.into());
     }
     Ok((original, Vec::new()))
 }
 
 impl Db {
-    async fn is_member(&self, chat: ChatId, user: UserId) -> Result<bool> {
+    /// Fails with `not_member` unless `user` belongs to `chat` now; a chat that does not exist answers
+    /// the same, so non-members learn nothing about which chats exist.
+    pub async fn require_member(&self, chat: ChatId, user: UserId) -> Result<()> {
         let found = sqlx::query_scalar::<_, i64>(
-            "SELECT 1 FROM chat_members WHERE chat_id = ? AND user_id = ?",
+            "SELECT user_id FROM chat_members
+             WHERE chat_id = $1 AND user_id = $2 AND left_seq IS NULL",
         )
         .bind(chat.0)
         .bind(user.0)
         .fetch_optional(&self.read)
         .await?;
-        Ok(found.is_some())
-    }
-
-    /// Fails with `forbidden` unless `user` belongs to `chat`; a chat that does not exist answers the
-    /// same, so non-members learn nothing about which chats exist.
-    pub async fn require_member(&self, chat: ChatId, user: UserId) -> Result<()> {
-        if self.is_member(chat, user).await? {
-            Ok(())
-        } else {
-            Err(Error::Forbidden(
-                "You are not a member of that chat.".into(),
-            ))
+        match found {
+            Some(_) => Ok(()),
+            None => Err(Refusal::NotMember { chat_id: chat }.into()),
         }
     }
 
     /// The direct chat between `me` and `other`, created (with a `chat:new` for both) on first use.
-    pub async fn open_direct(&self, me: &User, other: UserId, now: i64) -> Result<(Chat, Fanout)> {
+    pub async fn open_direct(
+        &self,
+        me: &User,
+        other: UserId,
+        now: i64,
+    ) -> Result<(Chat, Vec<Logged>)> {
         if other == me.id {
-            return Err(Error::Invalid("A direct chat needs someone else.".into()));
+            return Err(Refusal::DirectChatWithSelf.into());
         }
         let Some(other) = self.user(other).await? else {
-            return Err(Error::NotFound("No such user.".into()));
+            return Err(Refusal::UnknownUser { user_id: other }.into());
         };
         let (low, high) = if me.id < other.id {
             (me.id, other.id)
@@ -116,59 +137,132 @@ impl Db {
         let key = format!("{low}:{high}");
         let mut tx = self.write.begin().await?;
         let created = sqlx::query_scalar::<_, i64>(
-            "INSERT INTO chats (kind, direct_key, created_at, active_at) VALUES ('direct', ?, ?, ?)
+            "INSERT INTO chats (kind, direct_key, created_at, active_at) VALUES ($1, $2, $3, $3)
              ON CONFLICT (direct_key) DO NOTHING RETURNING id",
         )
+        .bind(ChatKind::Direct.as_str())
         .bind(&key)
-        .bind(now)
         .bind(now)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(id) = created else {
             tx.rollback().await?;
-            let id = sqlx::query_scalar::<_, i64>("SELECT id FROM chats WHERE direct_key = ?")
+            let id = sqlx::query_scalar::<_, i64>("SELECT id FROM chats WHERE direct_key = $1")
                 .bind(&key)
                 .fetch_one(&self.read)
                 .await?;
-            let chat = self.chat(ChatId(id)).await?;
-            return Ok((chat, Vec::new()));
+            return Ok((self.chat(ChatId(id)).await?, Vec::new()));
         };
+        let mut members = vec![me.clone(), other];
+        members.sort_by_key(|member| member.id);
+        let (chat, logged) = self
+            .add_founders(tx, ChatId(id), ChatKind::Direct, members, now)
+            .await?;
+        Ok((chat, logged))
+    }
+
+    /// A group chat of `creator` and `others`, each of whom gets `chat:new`.
+    pub async fn create_group(
+        &self,
+        creator: &User,
+        others: &[UserId],
+        now: i64,
+    ) -> Result<(Chat, Vec<Logged>)> {
+        let mut ids: Vec<UserId> = others
+            .iter()
+            .copied()
+            .filter(|id| *id != creator.id)
+            .collect();
+        ids.sort();
+        ids.dedup();
+        let mut members = self.users_by_id(&ids).await?;
+        if let Some(unknown) = ids.iter().find(|id| members.iter().all(|m| m.id != **id)) {
+            return Err(Refusal::UnknownUser { user_id: *unknown }.into());
+        }
+        members.push(creator.clone());
+        members.sort_by_key(|member| member.id);
+        let mut tx = self.write.begin().await?;
+        let id = sqlx::query_scalar::<_, i64>(
+            "INSERT INTO chats (kind, created_at, active_at) VALUES ($1, $2, $2) RETURNING id",
+        )
+        .bind(ChatKind::Group.as_str())
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        self.add_founders(tx, ChatId(id), ChatKind::Group, members, now)
+            .await
+    }
+
+    /// Makes `members` (sorted by id) the first members of the chat just inserted in `tx`, logs a
+    /// `chat:new` for each, and commits.
+    async fn add_founders(
+        &self,
+        mut tx: sqlx::Transaction<'_, sqlx::Any>,
+        id: ChatId,
+        kind: ChatKind,
+        members: Vec<User>,
+        now: i64,
+    ) -> Result<(Chat, Vec<Logged>)> {
         let chat = Chat {
-            id: ChatId(id),
-            kind: ChatKind::Direct,
-            members: vec![me.clone(), other],
+            id,
+            kind,
+            members,
             created_at: now,
             active_at: now,
             last_message: None,
+            seq: 0,
         };
-        let mut fanout = Vec::new();
+        let mut append = Append::default();
         for member in &chat.members {
-            sqlx::query("INSERT INTO chat_members (chat_id, user_id, joined_at) VALUES (?, ?, ?)")
-                .bind(id)
-                .bind(member.id.0)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            let event = append_event(&mut tx, member.id, now, |seq| ServerEvent::ChatNew {
-                seq,
-                chat: chat.clone(),
-            })
+            sqlx::query(
+                "INSERT INTO chat_members (chat_id, user_id, joined_at, joined_seq)
+                 VALUES ($1, $2, $3, 0)",
+            )
+            .bind(id.0)
+            .bind(member.id.0)
+            .bind(now)
+            .execute(&mut *tx)
             .await?;
-            fanout.push((member.id, event));
+            let seq = next_user_seq(&mut tx, member.id).await?;
+            let shown = chat.clone();
+            append.push(
+                Stream::User(member.id),
+                seq,
+                Fact::ChatJoined { chat_id: id },
+                move |pos| ServerEvent::ChatNew {
+                    pos,
+                    seq,
+                    chat: shown,
+                },
+            );
         }
+        let logged = append.write(&mut tx, now).await?;
         tx.commit().await?;
-        Ok((chat, fanout))
+        Ok((chat, logged))
     }
 
     async fn chat(&self, id: ChatId) -> Result<Chat> {
-        let row = sqlx::query_as::<_, ChatRow>(&format!(
-            "SELECT {CHAT_COLUMNS} FROM chats c WHERE c.id = ?"
-        ))
-        .bind(id.0)
-        .fetch_optional(&self.read)
-        .await?
-        .ok_or_else(|| Error::NotFound("No such chat.".into()))?;
-        Ok(self.load_chats(vec![row]).await?.remove(0))
+        self.chats_by_id(&[id])
+            .await?
+            .pop()
+            .ok_or_else(|| Error::Internal(format!("chat {id} vanished")))
+    }
+
+    /// The chats with these ids, in no particular order.
+    pub(super) async fn chats_by_id(&self, ids: &[ChatId]) -> Result<Vec<Chat>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {CHAT_COLUMNS} FROM chats c WHERE c.id IN ({})",
+            placeholders(ids.len())
+        );
+        let mut query = sqlx::query_as::<_, ChatRow>(&sql);
+        for id in ids {
+            query = query.bind(id.0);
+        }
+        let rows = query.fetch_all(&self.read).await?;
+        self.load_chats(rows).await
     }
 
     /// Up to `limit` of `user`'s chats, most recently active first, after `before` when given, and
@@ -185,11 +279,11 @@ impl Db {
         });
         let mut rows = sqlx::query_as::<_, ChatRow>(&format!(
             "SELECT {CHAT_COLUMNS} FROM chats c JOIN chat_members m ON m.chat_id = c.id
-             WHERE m.user_id = ? AND (c.active_at < ? OR (c.active_at = ? AND c.id < ?))
-             ORDER BY c.active_at DESC, c.id DESC LIMIT ?"
+             WHERE m.user_id = $1 AND m.left_seq IS NULL
+               AND (c.active_at < $2 OR (c.active_at = $2 AND c.id < $3))
+             ORDER BY c.active_at DESC, c.id DESC LIMIT $4"
         ))
         .bind(user.0)
-        .bind(before.active_at)
         .bind(before.active_at)
         .bind(before.chat_id.0)
         .bind(i64::from(limit) + 1)
@@ -205,76 +299,104 @@ impl Db {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        let ids = vec!["?"; rows.len()].join(", ");
+        let ids = placeholders(rows.len());
         let members_sql = format!(
-            "SELECT m.chat_id, u.id, u.username FROM chat_members m JOIN users u ON u.id = m.user_id
-             WHERE m.chat_id IN ({ids}) ORDER BY m.joined_at, u.id"
+            "SELECT m.chat_id, u.id AS user_id, u.username FROM chat_members m
+             JOIN users u ON u.id = m.user_id
+             WHERE m.chat_id IN ({ids}) AND m.left_seq IS NULL ORDER BY m.joined_at, u.id"
         );
         // One character more than a preview shows, so it can tell whether the body goes on.
         let previews_sql = format!(
-            "SELECT m.chat_id, m.id, m.sender_id, m.sent_at, substr(m.body, 1, {}) FROM chats c
-             JOIN messages m ON m.id = c.last_message_id WHERE c.id IN ({ids})",
+            "SELECT m.chat_id, m.id, m.sender_id, m.sent_at, substr(m.body, 1, {}) AS body_start
+             FROM chats c JOIN messages m ON m.id = c.last_message_id WHERE c.id IN ({ids})",
             limits::PREVIEW_MAX_CHARS + 1
         );
-        let mut members = sqlx::query_as::<_, (i64, i64, String)>(&members_sql);
-        let mut previews = sqlx::query_as::<_, (i64, i64, i64, i64, String)>(&previews_sql);
+        let mut members = sqlx::query_as::<_, MemberRow>(&members_sql);
+        let mut previews = sqlx::query_as::<_, PreviewRow>(&previews_sql);
         for row in &rows {
-            members = members.bind(row.0);
-            previews = previews.bind(row.0);
+            members = members.bind(row.id);
+            previews = previews.bind(row.id);
         }
         let mut members_of: HashMap<i64, Vec<User>> = HashMap::new();
-        for (chat_id, id, username) in members.fetch_all(&self.read).await? {
-            members_of.entry(chat_id).or_default().push(User {
-                id: UserId(id),
-                username,
+        for row in members.fetch_all(&self.read).await? {
+            members_of.entry(row.chat_id).or_default().push(User {
+                id: UserId(row.user_id),
+                username: row.username,
             });
         }
         let mut preview_of: HashMap<i64, MessagePreview> = previews
             .fetch_all(&self.read)
             .await?
             .into_iter()
-            .map(|(chat_id, id, sender_id, sent_at, start)| {
-                let preview =
-                    MessagePreview::from_start(MessageId(id), UserId(sender_id), sent_at, &start);
-                (chat_id, preview)
+            .map(|row| {
+                let preview = MessagePreview::from_start(
+                    MessageId(row.id),
+                    UserId(row.sender_id),
+                    row.sent_at,
+                    &row.body_start,
+                );
+                (row.chat_id, preview)
             })
             .collect();
-        Ok(rows
-            .into_iter()
-            .map(|(id, created_at, active_at)| Chat {
-                id: ChatId(id),
-                kind: ChatKind::Direct,
-                members: members_of.remove(&id).unwrap_or_default(),
-                created_at,
-                active_at,
-                last_message: preview_of.remove(&id),
+        rows.into_iter()
+            .map(|row| {
+                let kind = ChatKind::from_stored(&row.kind).ok_or_else(|| {
+                    Error::Internal(format!(
+                        "chat {} has an unknown kind {:?}",
+                        row.id, row.kind
+                    ))
+                })?;
+                Ok(Chat {
+                    id: ChatId(row.id),
+                    kind,
+                    members: members_of.remove(&row.id).unwrap_or_default(),
+                    created_at: row.created_at,
+                    active_at: row.active_at,
+                    last_message: preview_of.remove(&row.id),
+                    seq: row.last_seq,
+                })
             })
-            .collect())
+            .collect()
     }
 
-    /// Stores a message from a member and appends `message:new` to every member's stream. A nonce the
-    /// sender used before returns the stored message and changes nothing.
+    /// Stores a message from a member of `chat` and logs it once for the chat. A nonce the sender used
+    /// before returns the stored message and changes nothing.
     pub async fn send_message(
         &self,
         sender: UserId,
         chat: ChatId,
-        nonce: &str,
-        body: &str,
+        nonce: &Nonce,
+        body: &MessageBody,
         now: i64,
-    ) -> Result<(Message, Fanout)> {
+    ) -> Result<(Message, Vec<Logged>)> {
         if let Some(original) = self.message_by_nonce(sender, nonce).await? {
             return retried(original, chat, body);
         }
-        self.require_member(chat, sender).await?;
+        let not_member = Refusal::NotMember { chat_id: chat };
         let mut tx = self.write.begin().await?;
+        let Some(seq) = next_chat_seq(&mut tx, chat).await? else {
+            return refuse(tx, not_member).await;
+        };
+        let member = sqlx::query_scalar::<_, i64>(
+            "SELECT user_id FROM chat_members
+             WHERE chat_id = $1 AND user_id = $2 AND left_seq IS NULL",
+        )
+        .bind(chat.0)
+        .bind(sender.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if member.is_none() {
+            return refuse(tx, not_member).await;
+        }
         let inserted = sqlx::query_as::<_, MessageRow>(&format!(
-            "INSERT INTO messages (chat_id, sender_id, nonce, body, sent_at) VALUES (?, ?, ?, ?, ?)
+            "INSERT INTO messages (chat_id, sender_id, nonce, body, sent_at)
+             VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (sender_id, nonce) DO NOTHING RETURNING {MESSAGE_COLUMNS}"
         ))
         .bind(chat.0)
         .bind(sender.0)
-        .bind(nonce)
-        .bind(body)
+        .bind(nonce.as_str())
+        .bind(body.as_str())
         .bind(now)
         .fetch_optional(&mut *tx)
         .await?;
@@ -286,58 +408,56 @@ impl Db {
                 .ok_or_else(|| Error::Internal("nonce conflict without a message".into()))
                 .and_then(|original| retried(original, chat, body));
         };
-        let stored = message(row);
+        let stored = Message::from(row);
         // A clock that stepped back must not move the chat down the list.
         sqlx::query(
-            "UPDATE chats SET last_message_id = ?,
-             active_at = CASE WHEN active_at > ? THEN active_at ELSE ? END WHERE id = ?",
+            "UPDATE chats SET last_message_id = $1,
+             active_at = CASE WHEN active_at > $2 THEN active_at ELSE $2 END WHERE id = $3",
         )
         .bind(stored.id.0)
-        .bind(stored.sent_at)
         .bind(stored.sent_at)
         .bind(chat.0)
         .execute(&mut *tx)
         .await?;
-        let members =
-            sqlx::query_scalar::<_, i64>("SELECT user_id FROM chat_members WHERE chat_id = ?")
-                .bind(chat.0)
-                .fetch_all(&mut *tx)
-                .await?;
-        let mut fanout = Vec::with_capacity(members.len());
-        for member in members {
-            let member = UserId(member);
-            let event = append_event(&mut tx, member, now, |seq| ServerEvent::MessageNew {
-                seq,
-                message: stored.clone(),
-            })
-            .await?;
-            fanout.push((member, event));
-        }
+        let mut append = Append::default();
+        let message = stored.clone();
+        append.push(
+            Stream::Chat(chat),
+            seq,
+            Fact::MessageSent {
+                message_id: stored.id,
+            },
+            move |pos| ServerEvent::MessageNew { pos, seq, message },
+        );
+        let logged = append.write(&mut tx, now).await?;
         tx.commit().await?;
-        Ok((stored, fanout))
+        Ok((stored, logged))
     }
 
-    async fn message_by_nonce(&self, sender: UserId, nonce: &str) -> Result<Option<Message>> {
+    async fn message_by_nonce(&self, sender: UserId, nonce: &Nonce) -> Result<Option<Message>> {
         let row = sqlx::query_as::<_, MessageRow>(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE sender_id = ? AND nonce = ?"
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE sender_id = $1 AND nonce = $2"
         ))
         .bind(sender.0)
-        .bind(nonce)
+        .bind(nonce.as_str())
         .fetch_optional(&self.read)
         .await?;
-        Ok(row.map(message))
+        Ok(row.map(Message::from))
     }
 
-    /// Up to `limit` messages older than `before` (or the newest), newest first, and whether more exist.
+    /// Up to `limit` messages of `chat` older than `before` (or the newest), newest first, and whether
+    /// more exist; for members only.
     pub async fn history(
         &self,
+        reader: UserId,
         chat: ChatId,
         before: Option<MessageId>,
         limit: u32,
     ) -> Result<(Vec<Message>, bool)> {
+        self.require_member(chat, reader).await?;
         let mut rows = sqlx::query_as::<_, MessageRow>(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? AND id < ?
-             ORDER BY id DESC LIMIT ?"
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = $1 AND id < $2
+             ORDER BY id DESC LIMIT $3"
         ))
         .bind(chat.0)
         .bind(before.map_or(i64::MAX, |id| id.0))
@@ -346,55 +466,6 @@ impl Db {
         .await?;
         let has_more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
-        Ok((rows.into_iter().map(message).collect(), has_more))
-    }
-
-    /// The newest position of `user`'s stream.
-    pub async fn last_seq(&self, user: UserId) -> Result<Seq> {
-        Ok(
-            sqlx::query_scalar::<_, i64>("SELECT last_seq FROM users WHERE id = ?")
-                .bind(user.0)
-                .fetch_one(&self.read)
-                .await?,
-        )
-    }
-
-    /// Up to `limit` events after `after`, oldest first. A position the stream never had (negative,
-    /// in the future, or older than what is kept) fails closed with `resync_required`.
-    pub async fn stream_after(&self, user: UserId, after: Seq, limit: u32) -> Result<StreamPage> {
-        let (last, oldest) = sqlx::query_as::<_, (i64, Option<i64>)>(
-            "SELECT u.last_seq, (SELECT min(seq) FROM stream_events WHERE user_id = u.id)
-             FROM users u WHERE u.id = ?",
-        )
-        .bind(user.0)
-        .fetch_one(&self.read)
-        .await?;
-        let pruned =
-            oldest.is_some_and(|oldest| after < oldest - 1) || (oldest.is_none() && after < last);
-        if after < 0 || after > last || pruned {
-            return Err(Error::ResyncRequired(after));
-        }
-        let mut rows = sqlx::query_as::<_, (i64, String)>(
-            "SELECT seq, event FROM stream_events WHERE user_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-        )
-        .bind(user.0)
-        .bind(after)
-        .bind(i64::from(limit) + 1)
-        .fetch_all(&self.read)
-        .await?;
-        let has_more = rows.len() > limit as usize;
-        rows.truncate(limit as usize);
-        let seq = rows.last().map_or(after, |(seq, _)| *seq);
-        let events = rows
-            .into_iter()
-            .map(|(_, json)| {
-                serde_json::from_str(&json).map_err(|e| Error::Internal(e.to_string()))
-            })
-            .collect::<Result<_>>()?;
-        Ok(StreamPage {
-            events,
-            seq,
-            has_more,
-        })
+        Ok((rows.into_iter().map(Message::from).collect(), has_more))
     }
 }

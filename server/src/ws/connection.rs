@@ -6,7 +6,7 @@ use crate::db::SessionRow;
 use crate::error::{Error, Result};
 use crate::hub::{frame, CloseReason, Registration, TOO_SLOW};
 use crate::state::AppState;
-use app::model::{limits, User};
+use app::model::{limits, Pos, User};
 use app::protocol::{close_code, ApiError, ErrorCode, ServerEvent};
 use axum::extract::ws::{close_code as ws_close, CloseFrame, Message};
 use futures::{Sink, SinkExt, Stream, StreamExt};
@@ -65,7 +65,7 @@ where
         announce(&state, &user, true);
     }
 
-    let reason = match ready(&state, &session).await {
+    let reason = match ready(&state, &session, registration.from).await {
         Ok(ready) => {
             match write(&mut socket, Message::Text(frame(&ready)), &mut registration).await {
                 Ok(()) => run(&mut socket, &state, &user, &mut registration).await,
@@ -136,9 +136,7 @@ where
                         let outcome = dispatch::handle(state, user, text.as_str()).await;
                         malformed_in_a_row = if outcome.malformed { malformed_in_a_row + 1 } else { 0 };
                         // The change is committed: others hear of it even if this peer just left.
-                        for (member, event) in &outcome.fanout {
-                            state.hub.send(*member, event);
-                        }
+                        state.relay.committed(outcome.logged);
                         let reply = Message::Text(frame(&outcome.reply));
                         if let Err(stop) = write(socket, reply, registration).await {
                             return stop;
@@ -257,7 +255,9 @@ where
 
 /// The first frame, once the session is known to be live: a logout between the handshake and the
 /// hub registration closed no socket, so it is looked at again now that this one is registered.
-async fn ready(state: &AppState, session: &SessionRow) -> Result<ServerEvent> {
+/// `from` is where this connection's deliveries start; the snapshot is read after it, so it holds at
+/// least everything up to it.
+async fn ready(state: &AppState, session: &SessionRow, from: Pos) -> Result<ServerEvent> {
     if !state
         .db
         .session_is_live(session.id, crate::now_ms())
@@ -272,7 +272,9 @@ async fn ready(state: &AppState, session: &SessionRow) -> Result<ServerEvent> {
         .await?;
     Ok(ServerEvent::Ready {
         user: user.clone(),
-        seq: state.db.last_seq(user.id).await?,
+        epoch: state.db.epoch().to_string(),
+        pos: from,
+        user_seq: state.db.user_seq(user.id).await?,
         people: dispatch::people(state).await?,
         chats,
         more_chats,
@@ -408,7 +410,7 @@ mod tests {
             .build();
         let config = crate::config::Config::parse_from(["natter"]);
         let settings = Settings::new(&config, options.site_addr, &options);
-        AppState::new(db, settings, options)
+        AppState::new(db, settings, options).await.unwrap()
     }
 
     #[tokio::test]
@@ -432,7 +434,7 @@ mod tests {
         let served = tokio::spawn(serve(socket, Ok(session), state.clone()));
 
         match peer.event().await {
-            ServerEvent::Ready { user: me, seq, .. } => assert_eq!((me, seq), (user.clone(), 0)),
+            ServerEvent::Ready { user: me, pos, .. } => assert_eq!((me, pos), (user.clone(), 0)),
             other => panic!("expected ready, got {other:?}"),
         }
         assert_eq!(state.hub.online_users(), vec![user.id]);

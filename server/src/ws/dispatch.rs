@@ -1,19 +1,21 @@
 //! One client request in, exactly one reply out, plus the pushes the change calls for.
 
-use crate::db::Fanout;
-use crate::error::{plain_json_error, Error, Result};
+use crate::db::Logged;
+use crate::error::{plain_json_error, Result};
 use crate::state::AppState;
-use app::model::{is_allowed_control, is_blank, is_nonce_char, limits, Person, User};
-use app::protocol::{ApiError, ClientEvent, ErrorCode, Reply, Request, RequestId, ServerEvent};
+use app::model::{limits, MessageBody, Nonce, Person, User};
+use app::protocol::{
+    ApiError, ClientEvent, ErrorCode, Refusal, Reply, Request, RequestId, ServerEvent,
+};
 use serde::Deserialize;
 
 /// What handling a frame produced.
 pub struct Outcome {
     /// The `reply` or `error` naming the request.
     pub reply: ServerEvent,
-    /// Pushes the change calls for, to every connection of each user (the sender's own included);
-    /// they are queued before the reply is written, and leave after it.
-    pub fanout: Fanout,
+    /// The events the change logged, committed; the relay delivers them to every member's
+    /// connections (the sender's own included).
+    pub logged: Vec<Logged>,
     /// The frame was not a readable request at all.
     pub malformed: bool,
 }
@@ -29,18 +31,18 @@ pub async fn handle(state: &AppState, user: &User, text: &str) -> Outcome {
                     id,
                     error: ApiError::new(ErrorCode::Invalid, message),
                 },
-                fanout: Vec::new(),
+                logged: Vec::new(),
                 malformed: true,
             }
         }
     };
-    let (reply, fanout) = match execute(state, user, request.event).await {
-        Ok((result, fanout)) => (
+    let (reply, logged) = match execute(state, user, request.event).await {
+        Ok((result, logged)) => (
             ServerEvent::Reply {
                 id: request.id,
                 result,
             },
-            fanout,
+            logged,
         ),
         Err(error) => {
             error.log();
@@ -56,7 +58,7 @@ pub async fn handle(state: &AppState, user: &User, text: &str) -> Outcome {
     };
     Outcome {
         reply,
-        fanout,
+        logged,
         malformed: false,
     }
 }
@@ -80,7 +82,11 @@ fn parse(text: &str) -> Result<Request, (Option<RequestId>, String)> {
     })
 }
 
-async fn execute(state: &AppState, user: &User, event: ClientEvent) -> Result<(Reply, Fanout)> {
+async fn execute(
+    state: &AppState,
+    user: &User,
+    event: ClientEvent,
+) -> Result<(Reply, Vec<Logged>)> {
     let db = &state.db;
     let now = crate::now_ms();
     Ok(match event {
@@ -91,20 +97,20 @@ async fn execute(state: &AppState, user: &User, event: ClientEvent) -> Result<(R
             Vec::new(),
         ),
         ClientEvent::ChatOpen { user_id } => {
-            let (chat, fanout) = db.open_direct(user, user_id, now).await?;
-            (Reply::Chat { chat }, fanout)
+            let (chat, logged) = db.open_direct(user, user_id, now).await?;
+            (Reply::Chat { chat }, logged)
         }
         ClientEvent::MessageSend {
             chat_id,
             nonce,
             body,
         } => {
-            check_nonce(&nonce)?;
-            check_body(&body)?;
-            let (message, fanout) = db
+            let nonce = Nonce::parse(nonce)?;
+            let body = MessageBody::parse(body)?;
+            let (message, logged) = db
                 .send_message(user.id, chat_id, &nonce, &body, now)
                 .await?;
-            (Reply::Message { message }, fanout)
+            (Reply::Message { message }, logged)
         }
         ClientEvent::ChatsList { before, limit } => {
             let limit = page_limit(limit, limits::CHAT_PAGE_MAX, limits::CHAT_PAGE_MAX)?;
@@ -116,9 +122,8 @@ async fn execute(state: &AppState, user: &User, event: ClientEvent) -> Result<(R
             before,
             limit,
         } => {
-            db.require_member(chat_id, user.id).await?;
             let limit = page_limit(limit, HISTORY_PAGE_DEFAULT, limits::HISTORY_PAGE_MAX)?;
-            let (messages, has_more) = db.history(chat_id, before, limit).await?;
+            let (messages, has_more) = db.history(user.id, chat_id, before, limit).await?;
             (
                 Reply::History {
                     chat_id,
@@ -128,14 +133,14 @@ async fn execute(state: &AppState, user: &User, event: ClientEvent) -> Result<(R
                 Vec::new(),
             )
         }
-        ClientEvent::Sync { after } => {
+        ClientEvent::Sync { epoch, after } => {
             let page = db
-                .stream_after(user.id, after, limits::SYNC_BATCH_MAX)
+                .sync(user.id, &epoch, after, limits::SYNC_BATCH_MAX)
                 .await?;
             (
                 Reply::Sync {
                     events: page.events,
-                    seq: page.seq,
+                    pos: page.pos,
                     has_more: page.has_more,
                 },
                 Vec::new(),
@@ -160,44 +165,12 @@ pub async fn people(state: &AppState) -> Result<Vec<Person>> {
 }
 
 /// A page size the client asked for (or the default), within 1 and `max`.
-fn page_limit(asked: Option<u32>, default: u32, max: u32) -> Result<u32> {
+fn page_limit(asked: Option<u32>, default: u32, max: u32) -> Result<u32, Refusal> {
     let limit = asked.unwrap_or(default);
     if !(1..=max).contains(&limit) {
-        return Err(Error::Invalid(format!("limit is between 1 and {max}.")));
+        return Err(Refusal::LimitOutOfRange { max });
     }
     Ok(limit)
-}
-
-fn check_nonce(nonce: &str) -> Result<()> {
-    let length = nonce.chars().count();
-    if length == 0 || length > limits::NONCE_MAX_CHARS || !nonce.chars().all(is_nonce_char) {
-        return Err(Error::Invalid(format!(
-            "A nonce is 1 to {} printable ASCII characters, `!` to `~`.",
-            limits::NONCE_MAX_CHARS
-        )));
-    }
-    Ok(())
-}
-
-fn check_body(body: &str) -> Result<()> {
-    if body.chars().count() > limits::MESSAGE_MAX_CHARS {
-        return Err(Error::TooLarge(format!(
-            "A message has at most {} characters.",
-            limits::MESSAGE_MAX_CHARS
-        )));
-    }
-    if body
-        .chars()
-        .any(|c| c.is_control() && !is_allowed_control(c))
-    {
-        return Err(Error::Invalid(
-            "A message may hold line breaks and tabs but no other control characters.".into(),
-        ));
-    }
-    if is_blank(body) {
-        return Err(Error::Invalid("A message needs some visible text.".into()));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -211,7 +184,7 @@ mod tests {
             Some(4)
         );
         assert_eq!(
-            parse(r#"{"id": 4, "type": "sync", "after": "x"}"#)
+            parse(r#"{"id": 4, "type": "sync", "epoch": "e", "after": "x"}"#)
                 .unwrap_err()
                 .0,
             Some(4)
@@ -219,34 +192,13 @@ mod tests {
         assert_eq!(parse("not json").unwrap_err().0, None);
         let (_, message) = parse(r#"{"id": 5, "type": "users:list""#).unwrap_err();
         assert_eq!(message, "The frame is not a JSON object.");
-        let (_, message) = parse(r#"{"id": 4, "type": "sync", "after": "x"}"#).unwrap_err();
+        let (_, message) =
+            parse(r#"{"id": 4, "type": "sync", "epoch": "e", "after": "x"}"#).unwrap_err();
         assert!(
             !message.contains("line 1") && !message.contains("i64"),
             "{message}"
         );
         let deep = "[".repeat(10_000);
         assert_eq!(parse(&deep).unwrap_err().0, None);
-    }
-
-    #[test]
-    fn bodies_and_nonces_are_checked() {
-        assert!(check_body("hi").is_ok());
-        assert!(check_body("two\nlines\twith a tab").is_ok());
-        assert!(matches!(check_body("  \n"), Err(Error::Invalid(_))));
-        assert!(matches!(
-            check_body("\u{200B}\u{200D}"),
-            Err(Error::Invalid(_))
-        ));
-        assert!(matches!(check_body("bell\u{7}"), Err(Error::Invalid(_))));
-        assert!(matches!(
-            check_body(&"x".repeat(4001)),
-            Err(Error::TooLarge(_))
-        ));
-        assert!(check_nonce("abc-123").is_ok());
-        assert!(check_nonce("").is_err());
-        assert!(check_nonce(&"n".repeat(65)).is_err());
-        assert!(check_nonce("a\u{0}b").is_err());
-        assert!(check_nonce("a\u{202E}b").is_err());
-        assert!(check_nonce("a b").is_err());
     }
 }

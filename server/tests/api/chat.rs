@@ -1,7 +1,7 @@
 //! Direct chats and messages between people.
 
 use crate::harness::{pair, spawn_app_with, Client, Pair};
-use app::model::{Chat, ChatId, Message, Seq, UserId};
+use app::model::{Chat, ChatId, Message, Pos, UserId};
 use app::protocol::{ApiError, ClientEvent, ErrorCode, Reply, ServerEvent};
 
 async fn open(client: &mut Client, with: UserId) -> Chat {
@@ -47,9 +47,10 @@ async fn history(client: &mut Client, chat: ChatId) -> Result<Vec<Message>, ApiE
     }
 }
 
-fn seq_of(ready: &ServerEvent) -> Seq {
+/// The log position a `ready` starts from, and its epoch.
+fn position_of(ready: &ServerEvent) -> (String, Pos) {
     match ready {
-        ServerEvent::Ready { seq, .. } => *seq,
+        ServerEvent::Ready { epoch, pos, .. } => (epoch.clone(), *pos),
         other => panic!("not ready: {other:?}"),
     }
 }
@@ -258,7 +259,7 @@ async fn a_reconnecting_client_syncs_what_it_missed() {
     let Pair { app, alice, bob } = pair().await;
     let (mut a, _) = app.connect(&alice).await;
     let (b, ready) = app.connect(&bob).await;
-    let bob_seq = seq_of(&ready);
+    let (epoch, left_at) = position_of(&ready);
     drop(b);
 
     let chat = open(&mut a, bob.user.id).await;
@@ -267,36 +268,42 @@ async fn a_reconnecting_client_syncs_what_it_missed() {
         .unwrap();
 
     let (mut b, ready) = app.connect(&bob).await;
-    assert_eq!(seq_of(&ready), bob_seq + 2, "chat:new and message:new");
+    assert_eq!(position_of(&ready).0, epoch, "the same log");
+    let sync = |after| ClientEvent::Sync {
+        epoch: epoch.clone(),
+        after,
+    };
     let Reply::Sync {
         events,
-        seq,
+        pos,
         has_more,
-    } = b
-        .request(ClientEvent::Sync { after: bob_seq })
-        .await
-        .unwrap()
+    } = b.request(sync(left_at)).await.unwrap()
     else {
         panic!()
     };
-    assert_eq!(seq, bob_seq + 2);
+    // Alice's own chat:new is hers alone: bob gets his, and the message.
+    assert_eq!(pos, left_at + 3, "the head of the log");
     assert!(!has_more);
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(matches!(&events[0], ServerEvent::ChatNew { chat: c, seq: 1, .. } if c.id == chat.id));
     assert!(
-        matches!(&events[0], ServerEvent::ChatNew { chat: c, seq } if c.id == chat.id && *seq == bob_seq + 1)
+        matches!(&events[1], ServerEvent::MessageNew { message, seq: 1, .. } if *message == missed)
     );
-    assert!(matches!(&events[1], ServerEvent::MessageNew { message, .. } if *message == missed));
 
-    for position in [-1, seq + 1, i64::MAX] {
-        let refused = b
-            .request(ClientEvent::Sync { after: position })
-            .await
-            .unwrap_err();
+    for position in [-1, pos + 1, i64::MAX] {
+        let refused = b.request(sync(position)).await.unwrap_err();
         assert_eq!(
             refused.code,
             ErrorCode::ResyncRequired,
             "position {position}"
         );
     }
+    let elsewhere = ClientEvent::Sync {
+        epoch: "another-database".into(),
+        after: left_at,
+    };
+    let refused = b.request(elsewhere).await.unwrap_err();
+    assert_eq!(refused.code, ErrorCode::ResyncRequired);
 }
 
 #[tokio::test]
@@ -389,4 +396,55 @@ async fn ready_holds_a_first_page_of_chats_with_short_previews() {
         .await
         .unwrap_err();
     assert_eq!(too_many.code, ErrorCode::Invalid);
+}
+
+/// Senders on several connections at once: a watcher gets every message once, in log order, with
+/// its chat's `seq` counting up without a gap, and a `sync` from before them replays the same.
+#[tokio::test]
+async fn concurrent_senders_are_delivered_once_each_in_log_order() {
+    const EACH: usize = 25;
+    let Pair { app, alice, bob } = pair().await;
+    let (mut a, _) = app.connect(&alice).await;
+    let chat = open(&mut a, bob.user.id).await;
+    let (mut watcher, ready) = app.connect(&bob).await;
+    let (epoch, from) = position_of(&ready);
+    let mut senders = Vec::new();
+    for (n, session) in [&alice, &alice, &bob, &bob].into_iter().enumerate() {
+        let (mut client, _) = app.connect(session).await;
+        senders.push(tokio::spawn(async move {
+            for i in 0..EACH {
+                send(&mut client, chat.id, &format!("s{n}-{i}"), "hi")
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for sender in senders {
+        sender.await.unwrap();
+    }
+
+    let mut pushed = Vec::new();
+    while pushed.len() < 4 * EACH {
+        if let ServerEvent::MessageNew { pos, seq, message } = watcher.stream_push().await {
+            pushed.push((pos, seq, message.id));
+        }
+    }
+    let seqs: Vec<_> = pushed.iter().map(|(_, seq, _)| *seq).collect();
+    assert_eq!(seqs, (1..=4 * EACH as i64).collect::<Vec<_>>());
+    assert!(pushed.windows(2).all(|w| w[0].0 < w[1].0), "in log order");
+
+    let Ok(Reply::Sync { events, .. }) = watcher
+        .request(ClientEvent::Sync { epoch, after: from })
+        .await
+    else {
+        panic!("sync failed")
+    };
+    let replayed: Vec<_> = events
+        .iter()
+        .filter_map(|event| match event {
+            ServerEvent::MessageNew { pos, seq, message } => Some((*pos, *seq, message.id)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(replayed, pushed);
 }

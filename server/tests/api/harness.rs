@@ -1,5 +1,6 @@
 //! `spawn_app()` and clients that speak the protocol.
 
+use crate::services::{fresh_postgres_database, test_database, TestDatabase};
 use app::protocol::{ApiError, ClientEvent, Credentials, Reply, Request, ServerEvent, Session};
 use clap::Parser;
 use futures::{SinkExt, StreamExt};
@@ -18,6 +19,8 @@ const PATIENCE: Duration = Duration::from_secs(10);
 pub struct TestApp {
     pub addr: SocketAddr,
     pub http: reqwest::Client,
+    /// Where its data lives: the SQLite file in `data_dir`, or a PostgreSQL database of its own.
+    pub database_url: String,
     shutdown: CancellationToken,
     server: Option<JoinHandle<std::io::Result<()>>>,
     // Dropped last: the database lives here.
@@ -31,7 +34,13 @@ pub async fn spawn_app() -> TestApp {
 /// An app started with these extra flags.
 pub async fn spawn_app_with(flags: &[&str]) -> TestApp {
     let data_dir = tempfile::tempdir().expect("temporary directory");
-    start(data_dir, flags).await
+    let database_url = match test_database() {
+        TestDatabase::Sqlite => format!("sqlite://{}/natter.db", path_str(data_dir.path())),
+        TestDatabase::Postgres => tokio::task::spawn_blocking(fresh_postgres_database)
+            .await
+            .expect("a database"),
+    };
+    start(data_dir, database_url, flags).await
 }
 
 /// A running app with two registered people, alice and bob.
@@ -48,7 +57,7 @@ pub async fn pair() -> Pair {
     Pair { app, alice, bob }
 }
 
-async fn start(data_dir: tempfile::TempDir, flags: &[&str]) -> TestApp {
+async fn start(data_dir: tempfile::TempDir, database_url: String, flags: &[&str]) -> TestApp {
     server::telemetry::init("warn");
     let mut args = vec![
         "natter",
@@ -56,6 +65,8 @@ async fn start(data_dir: tempfile::TempDir, flags: &[&str]) -> TestApp {
         "127.0.0.1:0",
         "--data-dir",
         path_str(data_dir.path()),
+        "--database-url",
+        &database_url,
     ];
     args.extend_from_slice(flags);
     let config = Config::parse_from(args);
@@ -66,6 +77,7 @@ async fn start(data_dir: tempfile::TempDir, flags: &[&str]) -> TestApp {
     TestApp {
         addr,
         http: reqwest::Client::new(),
+        database_url,
         shutdown,
         server: Some(server),
         data_dir,
@@ -96,11 +108,11 @@ impl TestApp {
         }
     }
 
-    /// Stops this server and starts a new one on the same data directory.
+    /// Stops this server and starts a new one on the same data.
     pub async fn restart(mut self) -> TestApp {
         self.stop().await;
         let data_dir = std::mem::replace(&mut self.data_dir, tempfile::tempdir().unwrap());
-        start(data_dir, &[]).await
+        start(data_dir, self.database_url.clone(), &[]).await
     }
 
     pub async fn post_credentials(

@@ -1,9 +1,12 @@
-//! Integration tests: the real router on port 0, a temporary SQLite file, tokio-tungstenite clients.
-//! One test binary, so the server crate links once.
+//! Integration tests: the real router on port 0, tokio-tungstenite clients, and a temporary SQLite
+//! file, or with `NATTER_TEST_DATABASE=postgres` a PostgreSQL cluster of the tests' own
+//! (`services`). One test binary, so the server crate links once.
 
 mod accounts;
 mod chat;
 mod harness;
 mod http;
 mod lifecycle;
+mod services;
 mod socket;
+mod storage;

@@ -75,7 +75,7 @@ async fn malformed_frames_get_error_replies_and_change_nothing() {
     let app = spawn_app().await;
     let session = app.register("alice").await;
     let (mut client, ready) = app.connect(&session).await;
-    let ServerEvent::Ready { seq, .. } = ready else {
+    let ServerEvent::Ready { epoch, pos, .. } = ready else {
         unreachable!()
     };
 
@@ -110,13 +110,13 @@ async fn malformed_frames_get_error_replies_and_change_nothing() {
         ServerEvent::Error { id: None, .. }
     ));
 
-    // Still connected and nothing was written: the stream is where it was.
+    // Still connected and nothing was written: the log is where it was.
     let reply = client
-        .request(ClientEvent::Sync { after: seq })
+        .request(ClientEvent::Sync { epoch, after: pos })
         .await
         .unwrap();
     assert!(
-        matches!(reply, Reply::Sync { ref events, .. } if events.is_empty()),
+        matches!(reply, Reply::Sync { ref events, pos: now, .. } if events.is_empty() && now == pos),
         "{reply:?}"
     );
 }

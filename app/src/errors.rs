@@ -1,0 +1,175 @@
+//! The one error shape, over HTTP (as the JSON body) and over the socket (inside `error`), and the
+//! domain cases a client can react to. Every sentence a person reads about a refusal is written here.
+
+use crate::model::{limits, ChatId, UserId};
+use serde::{Deserialize, Serialize};
+
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{code:?}: {message}")]
+pub struct ApiError {
+    pub code: ErrorCode,
+    /// For people: what went wrong and, where it helps, what to do.
+    pub message: String,
+    /// With `rate_limited` and `unavailable`: seconds to wait before trying again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_secs: Option<u64>,
+    /// For programs: which rule refused the request, with its data. Absent where `code` says all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<Refusal>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            retry_after_secs: None,
+            refusal: None,
+        }
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        Self {
+            refusal: Some(refusal),
+            ..Self::new(refusal.code(), refusal.to_string())
+        }
+    }
+}
+
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// No valid session: log in again.
+    Unauthorized,
+    /// The session (or, over HTTP, the page's origin) may not do this.
+    Forbidden,
+    NotFound,
+    /// The request is malformed or breaks a rule; the message says which.
+    Invalid,
+    TooLarge,
+    RateLimited,
+    /// Clashes with existing state, such as a taken username.
+    Conflict,
+    /// The `sync` position is not one the server can answer from: reload everything instead.
+    ResyncRequired,
+    /// The server or a dependency such as the database is briefly busy or unavailable; nothing was
+    /// stored: retry (after `retry_after_secs` when given).
+    Unavailable,
+    /// An HTTP endpoint was called with a method it does not take.
+    MethodNotAllowed,
+    Internal,
+}
+
+impl ErrorCode {
+    /// The HTTP status this code travels with.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::Unauthorized => 401,
+            ErrorCode::Forbidden => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::Invalid => 400,
+            ErrorCode::TooLarge => 413,
+            ErrorCode::RateLimited => 429,
+            ErrorCode::Conflict | ErrorCode::ResyncRequired => 409,
+            ErrorCode::Unavailable => 503,
+            ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::Internal => 500,
+        }
+    }
+}
+
+/// A rule that refused a request, tagged by `kind`, with what a client needs to react to it.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Refusal {
+    /// The chat does not exist or the user is not (or no longer) a member; the two read the same, so
+    /// outsiders learn nothing about which chats exist.
+    #[error("You are not a member of that chat.")]
+    NotMember { chat_id: ChatId },
+    #[error("There is no such user.")]
+    UnknownUser { user_id: UserId },
+    #[error("A direct chat needs someone else.")]
+    DirectChatWithSelf,
+    #[error("A message has at most {max_chars} characters.")]
+    MessageTooLong { max_chars: usize },
+    #[error("A message needs some visible text.")]
+    MessageBlank,
+    #[error("A message may hold line breaks and tabs but no other control characters.")]
+    MessageControlCharacter,
+    #[error("A nonce is 1 to {max_chars} printable ASCII characters, `!` to `~`.")]
+    NonceInvalid { max_chars: usize },
+    /// The nonce names an earlier message with other content: one nonce, one message.
+    #[error("That nonce was already used for another message: choose a new one.")]
+    NonceReused,
+    #[error("limit is between 1 and {max}.")]
+    LimitOutOfRange { max: u32 },
+    #[error("A username has {min_chars} to {max_chars} characters.")]
+    UsernameLength { min_chars: usize, max_chars: usize },
+    #[error("A username may use only letters a–z, digits, '_', '.' and '-'.")]
+    UsernameCharacters,
+    #[error("A username starts with a letter or a digit.")]
+    UsernameStart,
+    #[error("That username is taken.")]
+    UsernameTaken,
+    #[error("A password has at least {min_chars} characters.")]
+    PasswordTooShort { min_chars: usize },
+    #[error("A password has at most {max_bytes} bytes.")]
+    PasswordTooLong { max_bytes: usize },
+}
+
+impl Refusal {
+    /// The error code, and so the HTTP status, this refusal travels with.
+    pub fn code(self) -> ErrorCode {
+        match self {
+            Refusal::NotMember { .. } => ErrorCode::Forbidden,
+            Refusal::UnknownUser { .. } => ErrorCode::NotFound,
+            Refusal::MessageTooLong { .. } => ErrorCode::TooLarge,
+            Refusal::NonceReused | Refusal::UsernameTaken => ErrorCode::Conflict,
+            Refusal::DirectChatWithSelf
+            | Refusal::MessageBlank
+            | Refusal::MessageControlCharacter
+            | Refusal::NonceInvalid { .. }
+            | Refusal::LimitOutOfRange { .. }
+            | Refusal::UsernameLength { .. }
+            | Refusal::UsernameCharacters
+            | Refusal::UsernameStart
+            | Refusal::PasswordTooShort { .. }
+            | Refusal::PasswordTooLong { .. } => ErrorCode::Invalid,
+        }
+    }
+
+    pub fn message_too_long() -> Self {
+        Refusal::MessageTooLong {
+            max_chars: limits::MESSAGE_MAX_CHARS,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_travels_with_its_code_text_and_data() {
+        let error = ApiError::from(Refusal::NotMember { chat_id: ChatId(7) });
+        let json = serde_json::to_value(&error).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "code": "forbidden",
+                "message": "You are not a member of that chat.",
+                "refusal": {"kind": "not_member", "chat_id": 7}
+            })
+        );
+        assert_eq!(serde_json::from_value::<ApiError>(json).unwrap(), error);
+        assert_eq!(
+            ApiError::from(Refusal::message_too_long()).message,
+            "A message has at most 4000 characters."
+        );
+    }
+}

@@ -1,0 +1,455 @@
+//! The event log: every change others must hear about, stored once.
+//!
+//! A change to a chat (a message, later edits, reads and membership) is one event in that chat's
+//! stream; a change that concerns one user alone (being added to a chat) is one event in that user's
+//! stream. Each event has a `seq`, counting within its stream without gaps, and a `pos`, its place
+//! in the one log all streams share. A writer takes the log's head row last, just before it commits,
+//! so positions are given out in commit order and without gaps: whoever has read up to a position has
+//! seen every event before it. A member's view of a chat is the chat's events from when they joined
+//! until they left (`chat_members` periods), so a message costs the same rows however many members
+//! its chat has.
+//!
+//! The log holds facts, not frames: a frame is built from the fact and the rows it names when it is
+//! sent, so a protocol change never makes stored events unreadable.
+
+use super::{chats::load_messages, Db};
+use crate::error::{Error, Result};
+use app::model::{ChatId, MessageId, Pos, Seq, UserId};
+use app::protocol::ServerEvent;
+use serde::{Deserialize, Serialize};
+use sqlx::{Any, AnyPool, Transaction};
+use std::collections::HashMap;
+
+/// What happened, as stored. Each variant is a stored format, versioned in its name: its fields may
+/// only gain ones with defaults, and a change of meaning is a new version beside the old, so events
+/// written by any earlier release stay readable.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "fact")]
+pub enum Fact {
+    /// A chat event: a message was sent; the message itself is in `messages`.
+    #[serde(rename = "message_sent@1")]
+    MessageSent { message_id: MessageId },
+    /// A user event: the user became a member of the chat.
+    #[serde(rename = "chat_joined@1")]
+    ChatJoined { chat_id: ChatId },
+}
+
+impl Fact {
+    /// The chat whose members this fact changes: members known from before it are stale.
+    pub fn membership_of(&self) -> Option<ChatId> {
+        match self {
+            Fact::ChatJoined { chat_id } => Some(*chat_id),
+            Fact::MessageSent { .. } => None,
+        }
+    }
+}
+
+/// The stream an event belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stream {
+    Chat(ChatId),
+    User(UserId),
+}
+
+/// An event with its place in the log and the frame it is sent as.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Logged {
+    pub pos: Pos,
+    pub stream: Stream,
+    pub seq: Seq,
+    pub fact: Fact,
+    pub event: ServerEvent,
+}
+
+/// The log's newest position and how far it has been pruned.
+#[derive(Clone, Copy, Debug, sqlx::FromRow)]
+pub struct Head {
+    pub pos: Pos,
+    pub pruned_through: Pos,
+}
+
+/// The answer to a `sync`: events in log order, and the position they bring the client to.
+pub struct SyncPage {
+    pub events: Vec<ServerEvent>,
+    pub pos: Pos,
+    pub has_more: bool,
+}
+
+/// A membership period: the member sees the chat's events with `joined_seq < seq <= left_seq`.
+#[derive(Clone, Copy, Debug, sqlx::FromRow)]
+pub struct MemberPeriod {
+    pub user_id: i64,
+    pub joined_seq: Seq,
+    pub left_seq: Option<Seq>,
+}
+
+impl MemberPeriod {
+    pub fn sees(&self, seq: Seq) -> bool {
+        self.joined_seq < seq && self.left_seq.is_none_or(|left| seq <= left)
+    }
+}
+
+type BuildEvent = Box<dyn FnOnce(Pos) -> ServerEvent + Send>;
+
+/// The events one write transaction appends. Write them last, just before the commit.
+#[derive(Default)]
+pub struct Append {
+    entries: Vec<(Stream, Seq, Fact, BuildEvent)>,
+}
+
+impl Append {
+    /// Adds an event whose stream `seq` was taken in this transaction (`next_chat_seq`,
+    /// `next_user_seq`); `event` builds its frame once its position is known.
+    pub fn push(
+        &mut self,
+        stream: Stream,
+        seq: Seq,
+        fact: Fact,
+        event: impl FnOnce(Pos) -> ServerEvent + Send + 'static,
+    ) {
+        self.entries.push((stream, seq, fact, Box::new(event)));
+    }
+
+    /// Takes the next positions and writes the events. The head's row stays locked until the
+    /// transaction ends, so the next writer's positions follow this one's commit.
+    pub async fn write(self, tx: &mut Transaction<'_, Any>, now: i64) -> Result<Vec<Logged>> {
+        if self.entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let count = self.entries.len() as i64;
+        let last = sqlx::query_scalar::<_, i64>(
+            "UPDATE log_head SET pos = pos + $1 WHERE id = 1 RETURNING pos",
+        )
+        .bind(count)
+        .fetch_one(&mut **tx)
+        .await?;
+        let mut logged = Vec::with_capacity(self.entries.len());
+        for (pos, (stream, seq, fact, event)) in (last - count + 1..).zip(self.entries) {
+            let (chat_id, user_id) = match stream {
+                Stream::Chat(chat) => (Some(chat.0), None),
+                Stream::User(user) => (None, Some(user.0)),
+            };
+            let stored =
+                serde_json::to_string(&fact).map_err(|e| Error::Internal(e.to_string()))?;
+            sqlx::query(
+                "INSERT INTO events (pos, chat_id, user_id, seq, fact, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(pos)
+            .bind(chat_id)
+            .bind(user_id)
+            .bind(seq)
+            .bind(stored)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+            logged.push(Logged {
+                pos,
+                stream,
+                seq,
+                fact,
+                event: event(pos),
+            });
+        }
+        Ok(logged)
+    }
+}
+
+/// Takes the next seq of `chat`'s stream, and with it the chat's row lock until the transaction
+/// ends: a chat's writers queue there, so its seqs (and message ids) follow commit order. `None` when
+/// there is no such chat.
+pub async fn next_chat_seq(tx: &mut Transaction<'_, Any>, chat: ChatId) -> Result<Option<Seq>> {
+    Ok(sqlx::query_scalar::<_, i64>(
+        "UPDATE chats SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq",
+    )
+    .bind(chat.0)
+    .fetch_optional(&mut **tx)
+    .await?)
+}
+
+/// Takes the next seq of `user`'s own stream (locking their row until the transaction ends).
+pub async fn next_user_seq(tx: &mut Transaction<'_, Any>, user: UserId) -> Result<Seq> {
+    Ok(sqlx::query_scalar::<_, i64>(
+        "UPDATE users SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq",
+    )
+    .bind(user.0)
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
+/// Creates the log's head on first start, and returns the log's epoch.
+pub(super) async fn open_log(pool: &AnyPool) -> Result<String> {
+    let mut fresh = [0u8; 8];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut fresh);
+    sqlx::query(
+        "INSERT INTO log_head (id, pos, pruned_through, epoch) VALUES (1, 0, 0, $1)
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(hex::encode(fresh))
+    .execute(pool)
+    .await?;
+    Ok(
+        sqlx::query_scalar::<_, String>("SELECT epoch FROM log_head WHERE id = 1")
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    pos: i64,
+    chat_id: Option<i64>,
+    user_id: Option<i64>,
+    seq: i64,
+    fact: String,
+}
+
+const EVENT_COLUMNS: &str = "e.pos, e.chat_id, e.user_id, e.seq, e.fact";
+
+impl Db {
+    pub fn epoch(&self) -> &str {
+        &self.epoch
+    }
+
+    pub async fn log_head(&self) -> Result<Head> {
+        Ok(
+            sqlx::query_as::<_, Head>("SELECT pos, pruned_through FROM log_head WHERE id = 1")
+                .fetch_one(&self.read)
+                .await?,
+        )
+    }
+
+    /// Up to `limit` of `user`'s events after `after`, oldest first: their own, and those of the chats
+    /// they were a member of when each happened. A position this log cannot answer from (another
+    /// epoch, negative, ahead of the log, or pruned) fails closed with `resync_required`.
+    pub async fn sync(
+        &self,
+        user: UserId,
+        epoch: &str,
+        after: Pos,
+        limit: u32,
+    ) -> Result<SyncPage> {
+        let head = self.log_head().await?;
+        let answerable = |pruned_through: Pos| {
+            epoch == self.epoch() && pruned_through <= after && after <= head.pos
+        };
+        if !answerable(head.pruned_through) {
+            return Err(Error::ResyncRequired);
+        }
+        let mut rows = sqlx::query_as::<_, EventRow>(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events e
+             WHERE e.user_id = $1 AND e.pos > $2 AND e.pos <= $3
+             UNION ALL
+             SELECT {EVENT_COLUMNS} FROM chat_members m JOIN events e ON e.chat_id = m.chat_id
+             WHERE m.user_id = $1 AND e.pos > $2 AND e.pos <= $3
+               AND e.seq > m.joined_seq AND (m.left_seq IS NULL OR e.seq <= m.left_seq)
+             ORDER BY pos LIMIT $4"
+        ))
+        .bind(user.0)
+        .bind(after)
+        .bind(head.pos)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.read)
+        .await?;
+        // Pruning that ran meanwhile may have taken events this read should have had.
+        if !answerable(self.log_head().await?.pruned_through) {
+            return Err(Error::ResyncRequired);
+        }
+        let has_more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        // Without more to come, the client has everything up to the head, its own events or not.
+        let pos = match rows.last() {
+            Some(last) if has_more => last.pos,
+            _ => head.pos,
+        };
+        let events = self
+            .build(rows)
+            .await?
+            .into_iter()
+            .map(|l| l.event)
+            .collect();
+        Ok(SyncPage {
+            events,
+            pos,
+            has_more,
+        })
+    }
+
+    /// Up to `limit` events of the whole log after `after`, oldest first: how a node catches up on
+    /// what it has not delivered yet.
+    pub async fn log_after(&self, after: Pos, limit: u32) -> Result<Vec<Logged>> {
+        let rows = sqlx::query_as::<_, EventRow>(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events e WHERE e.pos > $1 ORDER BY e.pos LIMIT $2"
+        ))
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await?;
+        self.build(rows).await
+    }
+
+    /// Who has seen, sees or will see `chat`'s events, and over which seqs.
+    pub async fn member_periods(&self, chat: ChatId) -> Result<Vec<MemberPeriod>> {
+        Ok(sqlx::query_as::<_, MemberPeriod>(
+            "SELECT user_id, joined_seq, left_seq FROM chat_members WHERE chat_id = $1",
+        )
+        .bind(chat.0)
+        .fetch_all(&self.read)
+        .await?)
+    }
+
+    /// Deletes the oldest events, those written before `cutoff`, in batches; returns how many. A
+    /// prefix of the log goes, up to the first event young enough to keep, so a client's position is
+    /// either answerable in full or refused.
+    pub async fn prune_log(&self, cutoff: i64) -> Result<u64> {
+        const BATCH: i64 = 1000;
+        let mut pruned = 0;
+        loop {
+            let head = self.log_head().await?;
+            let oldest = sqlx::query_as::<_, (i64, i64)>(
+                "SELECT pos, created_at FROM events WHERE pos > $1 ORDER BY pos LIMIT $2",
+            )
+            .bind(head.pruned_through)
+            .bind(BATCH)
+            .fetch_all(&self.read)
+            .await?;
+            let Some(through) = oldest
+                .iter()
+                .take_while(|(_, created_at)| *created_at < cutoff)
+                .map(|(pos, _)| *pos)
+                .last()
+            else {
+                return Ok(pruned);
+            };
+            let mut tx = self.write.begin().await?;
+            let deleted = sqlx::query("DELETE FROM events WHERE pos <= $1")
+                .bind(through)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            sqlx::query(
+                "UPDATE log_head SET pruned_through = $1 WHERE id = 1 AND pruned_through < $1",
+            )
+            .bind(through)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            pruned += deleted;
+            let whole_batch = oldest.len() as i64 == BATCH;
+            if !whole_batch || oldest.last().map(|(pos, _)| *pos) != Some(through) {
+                return Ok(pruned);
+            }
+        }
+    }
+
+    /// The frames of stored events, built from their facts and the rows those name.
+    async fn build(&self, rows: Vec<EventRow>) -> Result<Vec<Logged>> {
+        let mut events = Vec::with_capacity(rows.len());
+        for row in rows {
+            let fact = serde_json::from_str::<Fact>(&row.fact).map_err(|e| {
+                Error::Internal(format!("event {} holds an unreadable fact: {e}", row.pos))
+            })?;
+            let stream = match (row.chat_id, row.user_id) {
+                (Some(chat), None) => Stream::Chat(ChatId(chat)),
+                (None, Some(user)) => Stream::User(UserId(user)),
+                _ => return Err(Error::Internal(format!("event {} has no stream", row.pos))),
+            };
+            events.push((row.pos, row.seq, stream, fact));
+        }
+        let message_ids: Vec<MessageId> = events
+            .iter()
+            .filter_map(|(_, _, _, fact)| match fact {
+                Fact::MessageSent { message_id } => Some(*message_id),
+                _ => None,
+            })
+            .collect();
+        let chat_ids: Vec<ChatId> = events
+            .iter()
+            .filter_map(|(_, _, _, fact)| match fact {
+                Fact::ChatJoined { chat_id } => Some(*chat_id),
+                _ => None,
+            })
+            .collect();
+        let mut messages: HashMap<_, _> = load_messages(&self.read, &message_ids)
+            .await?
+            .into_iter()
+            .map(|message| (message.id, message))
+            .collect();
+        let chats: HashMap<_, _> = self
+            .chats_by_id(&chat_ids)
+            .await?
+            .into_iter()
+            .map(|chat| (chat.id, chat))
+            .collect();
+        let missing = |pos: Pos| Error::Internal(format!("event {pos} names a missing row"));
+        events
+            .into_iter()
+            .map(|(pos, seq, stream, fact)| {
+                let event = match &fact {
+                    Fact::MessageSent { message_id } => ServerEvent::MessageNew {
+                        pos,
+                        seq,
+                        message: messages.remove(message_id).ok_or_else(|| missing(pos))?,
+                    },
+                    Fact::ChatJoined { chat_id } => ServerEvent::ChatNew {
+                        pos,
+                        seq,
+                        chat: chats.get(chat_id).cloned().ok_or_else(|| missing(pos))?,
+                    },
+                };
+                Ok(Logged {
+                    pos,
+                    stream,
+                    seq,
+                    fact,
+                    event,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Facts as earlier releases stored them must stay readable: add a line here for every new
+    /// version, and never change one.
+    #[test]
+    fn stored_facts_stay_readable() {
+        let stored = [
+            (
+                r#"{"fact":"message_sent@1","message_id":12}"#,
+                Fact::MessageSent {
+                    message_id: MessageId(12),
+                },
+            ),
+            (
+                r#"{"fact":"chat_joined@1","chat_id":3}"#,
+                Fact::ChatJoined { chat_id: ChatId(3) },
+            ),
+        ];
+        for (json, fact) in stored {
+            assert_eq!(serde_json::from_str::<Fact>(json).unwrap(), fact);
+            assert_eq!(serde_json::to_string(&fact).unwrap(), json);
+        }
+    }
+
+    #[test]
+    fn a_member_sees_a_chat_from_joining_to_leaving() {
+        let period = MemberPeriod {
+            user_id: 1,
+            joined_seq: 3,
+            left_seq: Some(7),
+        };
+        assert!(!period.sees(3));
+        assert!(period.sees(4) && period.sees(7));
+        assert!(!period.sees(8));
+        let current = MemberPeriod {
+            left_seq: None,
+            ..period
+        };
+        assert!(current.sees(1000));
+    }
+}
