@@ -7,12 +7,14 @@
 //! port or subdomain cannot plant its own session on a visitor. A request that carries more than one
 //! cookie of the session's name counts as having none, rather than trusting whichever comes first.
 
-use crate::db::SessionRow;
+use crate::db::{Db, SessionRow};
 use crate::error::{Error, Result};
-use crate::state::AppState;
-use axum::http::{header, HeaderMap};
+use crate::state::Settings;
+use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
+use axum::http::{header, request::Parts, HeaderMap};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
 /// How long a browser is remembered as one that has logged in to an account.
 pub const DEVICE_COOKIE_DAYS: u64 = 365;
@@ -110,23 +112,47 @@ pub fn presented_token<'a>(headers: &'a HeaderMap, cookie: &Cookies) -> Option<&
 }
 
 /// The valid session behind a request's token, or `unauthorized`.
-pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<SessionRow> {
-    let token = presented_token(headers, &state.settings.cookies)
+async fn authenticate(db: &Db, cookies: &Cookies, headers: &HeaderMap) -> Result<SessionRow> {
+    let token = presented_token(headers, cookies)
         .filter(|token| !token.is_empty())
         .ok_or_else(|| Error::Unauthorized("Log in first.".into()))?;
-    state
-        .db
-        .session(&token_hash(token), crate::now_ms())
+    db.session(&token_hash(token), crate::now_ms())
         .await?
         .ok_or_else(|| Error::Unauthorized("Your session has ended: log in again.".into()))
 }
 
-/// The valid session behind a request's token, or `None` when it presents none that is valid.
-pub async fn optional_session(state: &AppState, headers: &HeaderMap) -> Result<Option<SessionRow>> {
-    match authenticate(state, headers).await {
-        Ok(session) => Ok(Some(session)),
-        Err(Error::Unauthorized(_)) => Ok(None),
-        Err(other) => Err(other),
+/// The valid session a request presents, by `Authorization: Bearer` or the session cookie. As an
+/// extractor it answers `unauthorized` without one; as `Option<Authenticated>` it is `None` then.
+pub struct Authenticated(pub SessionRow);
+
+impl<S: Send + Sync> FromRequestParts<S> for Authenticated
+where
+    Db: FromRef<S>,
+    Arc<Settings>: FromRef<S>,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
+        let settings = Arc::<Settings>::from_ref(state);
+        authenticate(&Db::from_ref(state), &settings.cookies, &parts.headers)
+            .await
+            .map(Authenticated)
+    }
+}
+
+impl<S: Send + Sync> OptionalFromRequestParts<S> for Authenticated
+where
+    Db: FromRef<S>,
+    Arc<Settings>: FromRef<S>,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Option<Self>> {
+        match <Self as FromRequestParts<S>>::from_request_parts(parts, state).await {
+            Ok(session) => Ok(Some(session)),
+            Err(Error::Unauthorized(_)) => Ok(None),
+            Err(other) => Err(other),
+        }
     }
 }
 

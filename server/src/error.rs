@@ -98,8 +98,14 @@ impl Error {
 
     /// Logs what the client will not see: the cause of internal and unavailable errors.
     pub fn log(&self) {
-        if matches!(self, Error::Database(_) | Error::Internal(_)) {
-            tracing::error!(error = %self, "request failed");
+        match self {
+            Error::Database(e) if crate::db::is_transient(e) => {
+                tracing::warn!(error = %self, "the database is unavailable");
+            }
+            Error::Database(_) | Error::Internal(_) => {
+                tracing::error!(error = %self, "request failed");
+            }
+            _ => {}
         }
     }
 }

@@ -1,11 +1,11 @@
 //! Sends page requests where they belong before rendering: the chat needs a session, the sign-up
 //! and log-in forms are for people without one.
 
-use crate::auth;
+use crate::auth::Authenticated;
 use crate::state::AppState;
 use app::ui::paths;
 use axum::{
-    extract::{Request, State},
+    extract::{OptionalFromRequestParts, Request, State},
     http::Method,
     middleware::Next,
     response::{IntoResponse, Redirect, Response},
@@ -25,7 +25,13 @@ pub async fn redirect_by_session(
     if request.method() != Method::GET {
         return next.run(request).await;
     }
-    let has_session = match auth::optional_session(&state, request.headers()).await {
+    // Looked up only for these pages, not for every asset the middleware also sees.
+    let (mut parts, body) = request.into_parts();
+    let session =
+        <Authenticated as OptionalFromRequestParts<_>>::from_request_parts(&mut parts, &state)
+            .await;
+    let request = Request::from_parts(parts, body);
+    let has_session = match session {
         Ok(session) => session.is_some(),
         Err(error) => return error.into_response(),
     };

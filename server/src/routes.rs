@@ -1,10 +1,11 @@
 //! The HTTP API: accounts and health. The chat itself travels over `/ws`.
 
-use crate::auth::{self, token_hash};
+use crate::auth::{self, token_hash, Authenticated};
+use crate::db::Db;
 use crate::error::{plain_json_error, Error, Result};
 use crate::hub::CloseReason;
 use crate::serve::client_network;
-use crate::state::AppState;
+use crate::state::{AppState, LiveState, Settings};
 use crate::throttle::LoginBudget;
 use app::model::{limits, validate_password, validate_username, User, UserId};
 use app::protocol::{close_code, Credentials, Refusal, Session};
@@ -16,6 +17,7 @@ use axum::{
     Json, Router,
 };
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A JSON body whose rejections (wrong content type, malformed JSON, missing fields) answer in the
@@ -74,8 +76,8 @@ pub async fn wrong_method() -> Error {
     Error::MethodNotAllowed
 }
 
-pub async fn health(State(state): State<AppState>) -> Response {
-    match state.db.users_count().await {
+pub async fn health(State(db): State<Db>) -> Response {
+    match db.users_count().await {
         Ok(_) => (StatusCode::OK, "ok").into_response(),
         Err(error) => {
             error.log();
@@ -131,6 +133,7 @@ async fn register(
         hashed => hashed?,
     };
     let user = state
+        .live
         .db
         .create_user(&credentials.username, &hash, crate::now_ms())
         .await?;
@@ -147,7 +150,11 @@ async fn login(
     Body(credentials): Body<Credentials>,
 ) -> Result<Response> {
     check_lengths(&credentials)?;
-    let found = state.db.find_credentials(&credentials.username).await?;
+    let found = state
+        .live
+        .db
+        .find_credentials(&credentials.username)
+        .await?;
     let device = known_device(&state, &headers, found.as_ref().map(|(user, _)| user.id)).await?;
     let budget = login_budget(
         device.as_deref(),
@@ -200,6 +207,7 @@ async fn known_device(
     let hash = token_hash(token);
     let max_age_ms = (auth::DEVICE_COOKIE_DAYS * 24 * 3600 * 1000) as i64;
     let owner = state
+        .live
         .db
         .device_owner(&hash, crate::now_ms(), max_age_ms)
         .await?;
@@ -217,6 +225,7 @@ async fn start_session(
     let now = crate::now_ms();
     let lifetime_secs = u64::from(state.settings.session_days) * 24 * 3600;
     state
+        .live
         .db
         .create_session(
             user.id,
@@ -230,6 +239,7 @@ async fn start_session(
     if known_device.is_none() {
         let device = auth::new_token();
         state
+            .live
             .db
             .remember_device(&token_hash(&device), user.id, now)
             .await?;
@@ -245,10 +255,14 @@ async fn start_session(
 
 /// Ends the presented session and closes its sockets. Idempotent: without a session it only clears
 /// the cookie.
-async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response> {
-    if let Some(session) = auth::optional_session(&state, &headers).await? {
-        state.db.delete_session(session.id).await?;
-        state.hub.close_session(
+async fn logout(
+    State(live): State<LiveState>,
+    State(settings): State<Arc<Settings>>,
+    session: Option<Authenticated>,
+) -> Result<Response> {
+    if let Some(Authenticated(session)) = session {
+        live.db.delete_session(session.id).await?;
+        live.hub.close_session(
             session.id,
             CloseReason {
                 code: close_code::UNAUTHORIZED,
@@ -256,10 +270,10 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
             },
         );
     }
-    let cookie = state.settings.cookies.cleared_session();
+    let cookie = settings.cookies.cleared_session();
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }
 
-async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<User>> {
-    Ok(Json(auth::authenticate(&state, &headers).await?.user))
+async fn me(Authenticated(session): Authenticated) -> Json<User> {
+    Json(session.user)
 }

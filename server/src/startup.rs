@@ -84,7 +84,7 @@ impl Application {
 
     /// Cancel it to stop the server gracefully.
     pub fn shutdown_token(&self) -> CancellationToken {
-        self.state.shutdown.clone()
+        self.state.live.shutdown.clone()
     }
 
     /// Serves until the shutdown token is cancelled, then closes sockets with "going away" and waits
@@ -99,7 +99,7 @@ impl Application {
             self.listener,
             self.router,
             self.limits,
-            self.state.shutdown.clone(),
+            self.state.live.shutdown.clone(),
             DRAIN,
         )
         .await;
@@ -110,7 +110,7 @@ impl Application {
         {
             tracing::warn!("some sockets did not close in time");
         }
-        self.state.db.close().await;
+        self.state.live.db.close().await;
         tracing::info!("stopped");
         Ok(())
     }
@@ -168,8 +168,8 @@ pub fn router(state: AppState, body_timeout: Duration) -> Router {
 /// Prunes log events older than the retention, at start and then hourly. Message history is kept;
 /// only positions older than the retention can no longer be synced from.
 fn spawn_log_pruning(state: &AppState, retention_days: u32) {
-    let db = state.db.clone();
-    let shutdown = state.shutdown.clone();
+    let db = state.live.db.clone();
+    let shutdown = state.live.shutdown.clone();
     let retention_ms = i64::from(retention_days) * 24 * 3600 * 1000;
     tokio::spawn(async move {
         let mut hourly = tokio::time::interval(Duration::from_secs(3600));

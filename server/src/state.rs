@@ -12,35 +12,56 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 #[derive(Clone, FromRef)]
 pub struct AppState {
-    pub db: Db,
-    pub hub: Arc<Hub>,
-    pub relay: Relay,
+    pub live: LiveState,
     pub hasher: PasswordHasher,
     pub throttles: Arc<Throttles>,
     pub settings: Arc<Settings>,
     pub leptos_options: LeptosOptions,
-    /// Cancelled when the server begins to stop; socket loops then close with "going away".
-    pub shutdown: CancellationToken,
     /// The socket tasks, so shutdown can wait for their close frames to go out.
     pub sockets: TaskTracker,
 }
 
-impl AppState {
-    /// The state of a node that starts delivering the log from its head now; starts the relay.
-    pub async fn new(db: Db, settings: Settings, leptos_options: LeptosOptions) -> Result<Self> {
-        // Half the cores hash, so a flood of logins leaves the others to everything else.
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+/// What the socket loop needs: the database, and this node's connections and delivery.
+#[derive(Clone)]
+pub struct LiveState {
+    pub db: Db,
+    pub hub: Arc<Hub>,
+    pub relay: Relay,
+    /// Cancelled when the server begins to stop; socket loops then close with "going away".
+    pub shutdown: CancellationToken,
+}
+
+impl LiveState {
+    /// A node that starts delivering the log from its head now; starts its relay.
+    pub async fn start(db: Db) -> Result<Self> {
         let hub = Arc::new(Hub::delivered_through(db.log_head().await?.pos));
         let shutdown = CancellationToken::new();
         Ok(Self {
             relay: Relay::start(db.clone(), hub.clone(), shutdown.clone()),
             db,
             hub,
+            shutdown,
+        })
+    }
+}
+
+impl FromRef<AppState> for Db {
+    fn from_ref(state: &AppState) -> Self {
+        state.live.db.clone()
+    }
+}
+
+impl AppState {
+    /// The state of a node that starts delivering the log from its head now.
+    pub async fn new(db: Db, settings: Settings, leptos_options: LeptosOptions) -> Result<Self> {
+        // Half the cores hash, so a flood of logins leaves the others to everything else.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Ok(Self {
+            live: LiveState::start(db).await?,
             hasher: PasswordHasher::new(cores / 2),
             throttles: Arc::new(Throttles::new(settings.registrations_per_hour)),
             settings: Arc::new(settings),
             leptos_options,
-            shutdown,
             sockets: TaskTracker::new(),
         })
     }

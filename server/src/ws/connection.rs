@@ -5,7 +5,7 @@ use super::dispatch;
 use crate::db::SessionRow;
 use crate::error::{Error, Result};
 use crate::hub::{frame, CloseReason, Registration, TOO_SLOW};
-use crate::state::AppState;
+use crate::state::LiveState;
 use app::model::{limits, Pos, User};
 use app::protocol::{close_code, ApiError, ErrorCode, ServerEvent};
 use axum::extract::ws::{close_code as ws_close, CloseFrame, Message};
@@ -28,7 +28,7 @@ const MALFORMED_LIMIT: u32 = 10;
 
 /// Serves one connection until either side ends it. `session` is the handshake's result: without a
 /// valid session the client gets an `unauthorized` error and the close.
-pub async fn serve<S, E>(mut socket: S, session: Result<SessionRow, String>, state: AppState)
+pub async fn serve<S, E>(mut socket: S, session: Result<SessionRow, String>, state: LiveState)
 where
     S: Sink<Message> + Stream<Item = Result<Message, E>> + Unpin,
     E: std::error::Error + 'static,
@@ -53,7 +53,7 @@ where
     serve_session(socket, session, state).instrument(span).await;
 }
 
-async fn serve_session<S, E>(mut socket: S, session: SessionRow, state: AppState)
+async fn serve_session<S, E>(mut socket: S, session: SessionRow, state: LiveState)
 where
     S: Sink<Message> + Stream<Item = Result<Message, E>> + Unpin,
     E: std::error::Error + 'static,
@@ -103,7 +103,7 @@ where
 /// connection (the reason to close with).
 async fn run<S, E>(
     socket: &mut S,
-    state: &AppState,
+    state: &LiveState,
     user: &User,
     registration: &mut Registration,
 ) -> Option<CloseReason>
@@ -257,7 +257,7 @@ where
 /// hub registration closed no socket, so it is looked at again now that this one is registered.
 /// `from` is where this connection's deliveries start; the snapshot is read after it, so it holds at
 /// least everything up to it.
-async fn ready(state: &AppState, session: &SessionRow, from: Pos) -> Result<ServerEvent> {
+async fn ready(state: &LiveState, session: &SessionRow, from: Pos) -> Result<ServerEvent> {
     if !state
         .db
         .session_is_live(session.id, crate::now_ms())
@@ -282,7 +282,7 @@ async fn ready(state: &AppState, session: &SessionRow, from: Pos) -> Result<Serv
 }
 
 /// Tells everyone else connected that `user` came online or went offline.
-fn announce(state: &AppState, user: &User, online: bool) {
+fn announce(state: &LiveState, user: &User, online: bool) {
     state.hub.broadcast_except(
         user.id,
         &ServerEvent::UserStatus {
@@ -322,9 +322,7 @@ where
 mod tests {
     use super::*;
     use crate::db::Db;
-    use crate::state::Settings;
     use app::protocol::{ClientEvent, Reply, Request};
-    use clap::Parser;
     use futures::channel::mpsc;
     use std::convert::Infallible;
     use std::pin::Pin;
@@ -401,16 +399,11 @@ mod tests {
         )
     }
 
-    async fn state(dir: &tempfile::TempDir) -> AppState {
+    async fn state(dir: &tempfile::TempDir) -> LiveState {
         let db = Db::open(&format!("sqlite://{}/test.db", dir.path().display()))
             .await
             .unwrap();
-        let options = leptos::config::LeptosOptions::builder()
-            .output_name("natter")
-            .build();
-        let config = crate::config::Config::parse_from(["natter"]);
-        let settings = Settings::new(&config, options.site_addr, &options);
-        AppState::new(db, settings, options).await.unwrap()
+        LiveState::start(db).await.unwrap()
     }
 
     #[tokio::test]

@@ -2,7 +2,7 @@
 
 use crate::db::Logged;
 use crate::error::{plain_json_error, Result};
-use crate::state::AppState;
+use crate::state::LiveState;
 use app::model::{limits, MessageBody, Nonce, Person, User};
 use app::protocol::{
     ApiError, ClientEvent, ErrorCode, Refusal, Reply, Request, RequestId, ServerEvent,
@@ -22,7 +22,7 @@ pub struct Outcome {
 
 const HISTORY_PAGE_DEFAULT: u32 = 50;
 
-pub async fn handle(state: &AppState, user: &User, text: &str) -> Outcome {
+pub async fn handle(state: &LiveState, user: &User, text: &str) -> Outcome {
     let request = match parse(text) {
         Ok(request) => request,
         Err((id, message)) => {
@@ -83,7 +83,7 @@ fn parse(text: &str) -> Result<Request, (Option<RequestId>, String)> {
 }
 
 async fn execute(
-    state: &AppState,
+    state: &LiveState,
     user: &User,
     event: ClientEvent,
 ) -> Result<(Reply, Vec<Logged>)> {
@@ -150,7 +150,7 @@ async fn execute(
 }
 
 /// Everyone registered, with whether they are connected now.
-pub async fn people(state: &AppState) -> Result<Vec<Person>> {
+pub async fn people(state: &LiveState) -> Result<Vec<Person>> {
     let online: std::collections::HashSet<_> = state.hub.online_users().into_iter().collect();
     Ok(state
         .db

@@ -5,9 +5,10 @@ mod dispatch;
 
 pub use connection::serve;
 
+use crate::auth::Authenticated;
 use crate::error::Error;
+use crate::security;
 use crate::state::AppState;
-use crate::{auth, security};
 use app::model::limits;
 use axum::{
     extract::{
@@ -21,6 +22,7 @@ use axum::{
 pub async fn upgrade(
     State(state): State<AppState>,
     headers: HeaderMap,
+    session: Result<Authenticated, Error>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let Ok(upgrade) = upgrade else {
@@ -34,14 +36,15 @@ pub async fn upgrade(
             .into_response();
     }
     // An invalid session still gets the upgrade, so the client reads a typed error before the close.
-    let session = match auth::authenticate(&state, &headers).await {
-        Ok(session) => Ok(session),
+    let session = match session {
+        Ok(Authenticated(session)) => Ok(session),
         Err(Error::Unauthorized(message)) => Err(message),
         Err(other) => return other.into_response(),
     };
     let tracker = state.sockets.clone();
+    let live = state.live;
     upgrade
         .max_message_size(limits::FRAME_MAX_BYTES)
         .max_frame_size(limits::FRAME_MAX_BYTES)
-        .on_upgrade(move |socket| tracker.track_future(serve(socket, session, state)))
+        .on_upgrade(move |socket| tracker.track_future(serve(socket, session, live)))
 }

@@ -4,7 +4,7 @@ use crate::harness::{pair, spawn_app_with, Client, Pair};
 use app::model::{Chat, ChatId, Message, Pos, UserId};
 use app::protocol::{ApiError, ClientEvent, ErrorCode, Reply, ServerEvent};
 
-async fn open(client: &mut Client, with: UserId) -> Chat {
+pub(crate) async fn open(client: &mut Client, with: UserId) -> Chat {
     match client
         .request(ClientEvent::ChatOpen { user_id: with })
         .await
@@ -14,7 +14,7 @@ async fn open(client: &mut Client, with: UserId) -> Chat {
     }
 }
 
-async fn send(
+pub(crate) async fn send(
     client: &mut Client,
     chat: ChatId,
     nonce: &str,
@@ -33,7 +33,7 @@ async fn send(
     }
 }
 
-async fn history(client: &mut Client, chat: ChatId) -> Result<Vec<Message>, ApiError> {
+pub(crate) async fn history(client: &mut Client, chat: ChatId) -> Result<Vec<Message>, ApiError> {
     match client
         .request(ClientEvent::MessageHistory {
             chat_id: chat,

@@ -43,6 +43,12 @@ pub async fn spawn_app_with(flags: &[&str]) -> TestApp {
     start(data_dir, database_url, flags).await
 }
 
+/// An app on the database at `database_url`, one the test started itself.
+pub async fn spawn_app_on(database_url: String) -> TestApp {
+    let data_dir = tempfile::tempdir().expect("temporary directory");
+    start(data_dir, database_url, &[]).await
+}
+
 /// A running app with two registered people, alice and bob.
 pub struct Pair {
     pub app: TestApp,

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod chat;
+mod faults;
 mod harness;
 mod http;
 mod lifecycle;
