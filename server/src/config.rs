@@ -24,6 +24,12 @@ pub struct Config {
     #[arg(long, env = "NATTER_DATABASE_URL")]
     pub database_url: Option<String>,
 
+    /// NATS server URL (nats://host:port) that makes this process one node of a cluster sharing the
+    /// database: nodes tell each other of their writes and logouts over it. Without it, the process
+    /// serves alone.
+    #[arg(long, env = "NATTER_NATS_URL")]
+    pub nats_url: Option<String>,
+
     /// Days the event log keeps events. A client away longer reloads its chats instead of syncing;
     /// message history itself is kept.
     #[arg(long, env = "NATTER_LOG_RETENTION_DAYS", default_value_t = 30,

@@ -1,6 +1,7 @@
 //! Natter's server. `main.rs` only parses the [`config::Config`] and runs the [`startup::Application`].
 
 pub mod auth;
+pub mod cluster;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -1,12 +1,14 @@
 //! Delivers the event log to this node's connections: in log order, each event once.
 //!
-//! Events reach the relay as wake-ups: this node's own writes, right after they commit. A wake-up
-//! that is next in line is delivered at once. One further ahead means an event in between has not
-//! arrived (a concurrent write that has not handed over yet, or a lost wake-up), so the relay reads
-//! the log from where it stands instead. Because positions follow commit order without gaps, what it
-//! reads is complete. It also looks at the log's head every few seconds, so a lost wake-up at the end
-//! of a burst delays its event by that much at most.
+//! Events reach the relay as wake-ups: this node's own writes, right after they commit, and the other
+//! nodes' over NATS. A wake-up that is next in line is delivered at once. One further ahead means an
+//! event in between has not arrived (a concurrent write that has not handed over yet, or a lost
+//! wake-up), so the relay reads the log from where it stands instead. Because positions follow commit
+//! order without gaps, what it reads is complete. It also looks at the log's head every few seconds,
+//! so a lost wake-up at the end of a burst delays its event by that much at most; while NATS is
+//! unreachable it looks every quarter second.
 
+use crate::cluster::Cluster;
 use crate::db::{Db, Logged, Stream};
 use crate::error::Result;
 use crate::hub::Hub;
@@ -17,8 +19,10 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-/// How often the relay compares what it delivered with the log's head.
+/// How often the relay compares what it delivered with the log's head: as a safety net while wake-ups
+/// arrive, and as the way events arrive while NATS is unreachable.
 const HEAD_CHECK: Duration = Duration::from_secs(2);
+const HEAD_CHECK_DEGRADED: Duration = Duration::from_millis(250);
 /// Events read from the log at a time while catching up.
 const CATCH_UP_BATCH: u32 = 500;
 /// Chats whose members are kept in memory; past it the cache starts afresh.
@@ -32,19 +36,20 @@ pub struct Relay {
 
 impl Relay {
     /// Starts the relay's task, which runs until `shutdown`.
-    pub fn start(db: Db, hub: Arc<Hub>, shutdown: CancellationToken) -> Self {
+    pub fn start(db: Db, hub: Arc<Hub>, cluster: Cluster, shutdown: CancellationToken) -> Self {
         let (wake, wakes) = mpsc::unbounded_channel();
         let worker = Worker {
             db,
             hub,
+            cluster,
             members: HashMap::new(),
         };
         tokio::spawn(worker.run(wakes, shutdown));
         Self { wake }
     }
 
-    /// Wakes the relay with events just committed on this node.
-    pub fn committed(&self, logged: Vec<Logged>) {
+    /// Wakes the relay with events just committed, on this node or another.
+    pub fn woken(&self, logged: Vec<Logged>) {
         if !logged.is_empty() {
             // Only fails once the relay has stopped, at shutdown: nobody is left to deliver to.
             let _ = self.wake.send(logged);
@@ -55,6 +60,7 @@ impl Relay {
 struct Worker {
     db: Db,
     hub: Arc<Hub>,
+    cluster: Cluster,
     /// Each chat's membership periods, as of the last membership change delivered.
     members: HashMap<ChatId, Vec<crate::db::MemberPeriod>>,
 }
@@ -65,14 +71,24 @@ impl Worker {
         mut wakes: mpsc::UnboundedReceiver<Vec<Logged>>,
         shutdown: CancellationToken,
     ) {
-        let mut head_check = tokio::time::interval(HEAD_CHECK);
-        head_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut degraded = false;
+        let mut next_check = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 Some(batch) = wakes.recv() => self.offered(batch).await,
-                _ = head_check.tick() => {
+                _ = tokio::time::sleep_until(next_check) => {
+                    if degraded != self.cluster.degraded() {
+                        degraded = !degraded;
+                        if degraded {
+                            tracing::warn!("NATS is unreachable: reading the log every 250 ms");
+                        } else {
+                            tracing::info!("NATS is back: delivering on its wake-ups");
+                        }
+                    }
                     self.catch_up().await;
+                    let every = if degraded { HEAD_CHECK_DEGRADED } else { HEAD_CHECK };
+                    next_check = tokio::time::Instant::now() + every;
                 }
             }
         }

@@ -1,14 +1,12 @@
 //! The HTTP API: accounts and health. The chat itself travels over `/ws`.
 
 use crate::auth::{self, token_hash, Authenticated};
-use crate::db::Db;
 use crate::error::{plain_json_error, Error, Result};
-use crate::hub::CloseReason;
 use crate::serve::client_network;
 use crate::state::{AppState, LiveState, Settings};
 use crate::throttle::LoginBudget;
 use app::model::{limits, validate_password, validate_username, User, UserId};
-use app::protocol::{close_code, Credentials, Refusal, Session};
+use app::protocol::{Credentials, Refusal, Session};
 use axum::{
     extract::{rejection::JsonRejection, ConnectInfo, DefaultBodyLimit, FromRequest, State},
     http::{header, HeaderMap, StatusCode},
@@ -76,8 +74,15 @@ pub async fn wrong_method() -> Error {
     Error::MethodNotAllowed
 }
 
-pub async fn health(State(db): State<Db>) -> Response {
-    match db.users_count().await {
+/// 200 while the database answers: "ok", or "degraded" while the node cannot reach NATS and
+/// delivers by reading the log instead. 503 when the database does not answer.
+pub async fn health(State(live): State<LiveState>) -> Response {
+    match live.db.users_count().await {
+        Ok(_) if live.cluster.degraded() => (
+            StatusCode::OK,
+            "degraded: NATS is unreachable; delivering by reading the log",
+        )
+            .into_response(),
         Ok(_) => (StatusCode::OK, "ok").into_response(),
         Err(error) => {
             error.log();
@@ -262,13 +267,7 @@ async fn logout(
 ) -> Result<Response> {
     if let Some(Authenticated(session)) = session {
         live.db.delete_session(session.id).await?;
-        live.hub.close_session(
-            session.id,
-            CloseReason {
-                code: close_code::UNAUTHORIZED,
-                reason: "logged out",
-            },
-        );
+        live.end_session(session.id);
     }
     let cookie = settings.cookies.cleared_session();
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())

@@ -189,9 +189,10 @@ fn content_security_policy(nonce: &str, live_reload_port: Option<u16>) -> String
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cluster::Cluster;
     use crate::config::Config;
     use crate::db::Db;
-    use crate::state::Settings;
+    use crate::state::{LiveState, Settings};
     use clap::Parser;
 
     async fn app_state(public: &str, allowed: &[&str]) -> (AppState, tempfile::TempDir) {
@@ -205,7 +206,8 @@ mod tests {
             .output_name("natter")
             .build();
         let settings = Settings::new(&Config::parse_from(args), options.site_addr, &options);
-        let state = AppState::new(db, settings, options).await.unwrap();
+        let live = LiveState::start(db, Cluster::default()).await.unwrap();
+        let state = AppState::new(live, settings, options);
         (state, dir)
     }
 

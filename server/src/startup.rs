@@ -1,11 +1,12 @@
 //! Building the application from its configuration, serving it, and stopping it gracefully.
 
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::security::{self, CspNonce};
 use crate::serve::{self, ConnectionLimits};
-use crate::state::{AppState, Settings};
+use crate::state::{AppState, LiveState, Settings};
 use crate::{pages, routes, telemetry, ws};
 use app::{shell, App};
 use axum::{
@@ -68,7 +69,12 @@ impl Application {
             header_timeout: Duration::from_secs(config.header_timeout_secs),
         };
         let body_timeout = Duration::from_secs(config.body_timeout_secs);
-        let state = AppState::new(db, settings, leptos_options).await?;
+        let cluster = match &config.nats_url {
+            Some(url) => Cluster::join(url, db.epoch()).await?,
+            None => Cluster::default(),
+        };
+        let live = LiveState::start(db, cluster).await?;
+        let state = AppState::new(live, settings, leptos_options);
         spawn_log_pruning(&state, config.log_retention_days);
         Ok(Self {
             router: router(state.clone(), body_timeout),

@@ -1,10 +1,12 @@
 //! What every handler shares.
 
 use crate::auth::Cookies;
+use crate::cluster::{Cluster, LOGGED_OUT};
 use crate::config::{Config, PublicUrl};
+use crate::db::{Db, Logged};
 use crate::error::Result;
 use crate::password::PasswordHasher;
-use crate::{db::Db, hub::Hub, relay::Relay, throttle::Throttles};
+use crate::{hub::Hub, relay::Relay, throttle::Throttles};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::{net::SocketAddr, sync::Arc};
@@ -27,21 +29,43 @@ pub struct LiveState {
     pub db: Db,
     pub hub: Arc<Hub>,
     pub relay: Relay,
+    pub cluster: Cluster,
     /// Cancelled when the server begins to stop; socket loops then close with "going away".
     pub shutdown: CancellationToken,
 }
 
 impl LiveState {
-    /// A node that starts delivering the log from its head now; starts its relay.
-    pub async fn start(db: Db) -> Result<Self> {
+    /// A node that starts delivering the log from its head now: starts its relay, and listens to
+    /// the other nodes of `cluster`.
+    pub async fn start(db: Db, cluster: Cluster) -> Result<Self> {
         let hub = Arc::new(Hub::delivered_through(db.log_head().await?.pos));
         let shutdown = CancellationToken::new();
+        let relay = Relay::start(db.clone(), hub.clone(), cluster.clone(), shutdown.clone());
+        cluster
+            .listen(relay.clone(), hub.clone(), shutdown.clone())
+            .await?;
         Ok(Self {
-            relay: Relay::start(db.clone(), hub.clone(), shutdown.clone()),
             db,
             hub,
+            relay,
+            cluster,
             shutdown,
         })
+    }
+
+    /// Delivers events this node just committed, here and on every other node.
+    pub fn committed(&self, logged: Vec<Logged>) {
+        if logged.is_empty() {
+            return;
+        }
+        self.cluster.committed(&logged);
+        self.relay.woken(logged);
+    }
+
+    /// Closes a session's sockets, here and on every other node.
+    pub fn end_session(&self, session_id: i64) {
+        self.hub.close_session(session_id, LOGGED_OUT);
+        self.cluster.session_ended(session_id);
     }
 }
 
@@ -52,18 +76,17 @@ impl FromRef<AppState> for Db {
 }
 
 impl AppState {
-    /// The state of a node that starts delivering the log from its head now.
-    pub async fn new(db: Db, settings: Settings, leptos_options: LeptosOptions) -> Result<Self> {
+    pub fn new(live: LiveState, settings: Settings, leptos_options: LeptosOptions) -> Self {
         // Half the cores hash, so a flood of logins leaves the others to everything else.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        Ok(Self {
-            live: LiveState::start(db).await?,
+        Self {
+            live,
             hasher: PasswordHasher::new(cores / 2),
             throttles: Arc::new(Throttles::new(settings.registrations_per_hour)),
             settings: Arc::new(settings),
             leptos_options,
             sockets: TaskTracker::new(),
-        })
+        }
     }
 }
 

@@ -136,7 +136,7 @@ where
                         let outcome = dispatch::handle(state, user, text.as_str()).await;
                         malformed_in_a_row = if outcome.malformed { malformed_in_a_row + 1 } else { 0 };
                         // The change is committed: others hear of it even if this peer just left.
-                        state.relay.committed(outcome.logged);
+                        state.committed(outcome.logged);
                         let reply = Message::Text(frame(&outcome.reply));
                         if let Err(stop) = write(socket, reply, registration).await {
                             return stop;
@@ -403,7 +403,9 @@ mod tests {
         let db = Db::open(&format!("sqlite://{}/test.db", dir.path().display()))
             .await
             .unwrap();
-        LiveState::start(db).await.unwrap()
+        LiveState::start(db, crate::cluster::Cluster::default())
+            .await
+            .unwrap()
     }
 
     #[tokio::test]

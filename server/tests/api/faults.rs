@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 async fn sends_answer_unavailable_while_postgres_is_down_and_succeed_once_it_is_back() {
     let mut postgres = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
     let url = postgres.database("natter");
-    let app = spawn_app_on(url).await;
+    let app = spawn_app_on(url, &[]).await;
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
     let (mut a, _) = app.connect(&alice).await;

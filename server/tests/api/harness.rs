@@ -43,10 +43,10 @@ pub async fn spawn_app_with(flags: &[&str]) -> TestApp {
     start(data_dir, database_url, flags).await
 }
 
-/// An app on the database at `database_url`, one the test started itself.
-pub async fn spawn_app_on(database_url: String) -> TestApp {
+/// An app on the database at `database_url`, one the test started itself, with these extra flags.
+pub async fn spawn_app_on(database_url: String, flags: &[&str]) -> TestApp {
     let data_dir = tempfile::tempdir().expect("temporary directory");
-    start(data_dir, database_url, &[]).await
+    start(data_dir, database_url, flags).await
 }
 
 /// A running app with two registered people, alice and bob.

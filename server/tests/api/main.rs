@@ -4,6 +4,7 @@
 
 mod accounts;
 mod chat;
+mod cluster;
 mod faults;
 mod harness;
 mod http;

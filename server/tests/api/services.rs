@@ -1,5 +1,6 @@
 //! Real services the tests start for themselves: a throwaway PostgreSQL cluster (`initdb` and
-//! `postgres` in a temporary directory, on a free port) and, for the cluster tests, `nats-server`.
+//! `postgres` in a temporary directory, on a free port) and, for the cluster tests, `nats-server`
+//! (on a free port).
 //!
 //! Each one runs as a child of a small watchdog shell that stops it and removes its files once this
 //! test process has gone, however it ended. Tests can stop and restart a service to see how Natter
@@ -250,4 +251,68 @@ pub fn fresh_postgres_database() -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let name = format!("natter_{}", NEXT.fetch_add(1, Ordering::Relaxed));
     shared_postgres().database(&name)
+}
+
+/// A NATS server of the test's own.
+pub struct Nats {
+    pub port: u16,
+    dir: PathBuf,
+    server: Option<Child>,
+}
+
+impl Nats {
+    pub fn start() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("natter-nats-")
+            .tempdir()
+            .expect("a temporary directory")
+            .keep();
+        let mut nats = Self {
+            port: free_port(),
+            dir,
+            server: None,
+        };
+        nats.resume();
+        nats
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// The server again, after `stop`, on the same port.
+    pub fn resume(&mut self) {
+        assert!(self.server.is_none(), "already running");
+        let pid_file = self.dir.join("nats.pid");
+        // Debian installs it in /usr/sbin, which not every PATH holds.
+        let program = ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
+            .into_iter()
+            .find(|path| Path::new(path).exists())
+            .unwrap_or("nats-server");
+        let mut command = Command::new(program);
+        command
+            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-P"])
+            .arg(&pid_file);
+        let dir = shell_quote(&self.dir.to_string_lossy());
+        let cleanup = cleanup_if_dropped(&format!("rm -rf {dir}"));
+        self.server = Some(watched(&command, "kill $child 2>/dev/null", &cleanup));
+        wait_for_port(self.port, "nats-server");
+    }
+
+    /// Stops the server at once.
+    pub fn stop(&mut self) {
+        if let Some(mut watchdog) = self.server.take() {
+            if let Ok(pid) = std::fs::read_to_string(self.dir.join("nats.pid")) {
+                let _ = Command::new("kill").args(["-KILL", pid.trim()]).status();
+            }
+            let _ = watchdog.wait();
+        }
+    }
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }

@@ -1,0 +1,128 @@
+//! Several nodes sharing one database, told of each other's writes over NATS.
+//!
+//! NATS is a wake-up, never the truth. A node publishes the events it committed; the others hand
+//! them to their relays, which deliver them in log order and read the log for whatever did not
+//! arrive. While NATS is unreachable the relays read the log on a short interval instead, and
+//! `/healthz` says so. Subjects carry the log's epoch, so clusters on different databases that share
+//! a NATS server never mix.
+
+use crate::db::Logged;
+use crate::error::{Error, Result};
+use crate::hub::{CloseReason, Hub};
+use crate::relay::Relay;
+use app::protocol::close_code;
+use futures::StreamExt;
+use serde::{de::DeserializeOwned, Serialize};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// This node's link to the others, if it has any.
+#[derive(Clone, Default)]
+pub struct Cluster {
+    nats: Option<Link>,
+}
+
+#[derive(Clone)]
+struct Link {
+    client: async_nats::Client,
+    /// `natter.<epoch>`: the prefix of every subject this cluster uses.
+    prefix: String,
+}
+
+/// Why a session's sockets close when it logs out, on whichever node they are.
+pub const LOGGED_OUT: CloseReason = CloseReason {
+    code: close_code::UNAUTHORIZED,
+    reason: "logged out",
+};
+
+impl Cluster {
+    /// Connects to NATS at `url`. A server that cannot be reached yet is retried in the background:
+    /// the node starts degraded rather than not at all.
+    pub async fn join(url: &str, epoch: &str) -> Result<Self> {
+        let client = async_nats::ConnectOptions::new()
+            .name("natter")
+            // A node hears its own writes directly, not back from NATS.
+            .no_echo()
+            .retry_on_initial_connect()
+            .connect(url)
+            .await
+            .map_err(|e| Error::Internal(format!("cannot use NATS at {url}: {e}")))?;
+        Ok(Self {
+            nats: Some(Link {
+                client,
+                prefix: format!("natter.{epoch}"),
+            }),
+        })
+    }
+
+    /// Whether this node belongs to a cluster but cannot reach NATS now.
+    pub fn degraded(&self) -> bool {
+        self.nats.as_ref().is_some_and(|link| {
+            link.client.connection_state() != async_nats::connection::State::Connected
+        })
+    }
+
+    /// Tells the other nodes of events this node committed.
+    pub fn committed(&self, logged: &[Logged]) {
+        self.publish("log", logged);
+    }
+
+    /// Tells the other nodes to close the sockets of a session that logged out.
+    pub fn session_ended(&self, session_id: i64) {
+        self.publish("sessions.ended", &session_id);
+    }
+
+    fn publish<T: Serialize + ?Sized>(&self, subject: &str, value: &T) {
+        let Some(link) = &self.nats else { return };
+        let payload = serde_json::to_vec(value).expect("cluster messages serialize");
+        let subject = format!("{}.{subject}", link.prefix);
+        let client = link.client.clone();
+        // Fire and forget: a lost wake-up is found by position, and the session's row is gone.
+        tokio::spawn(async move {
+            if let Err(error) = client.publish(subject, payload.into()).await {
+                tracing::debug!(%error, "a cluster message was not published");
+            }
+        });
+    }
+
+    /// Hands what the other nodes publish to this node's relay and hub, until `shutdown`.
+    pub async fn listen(
+        &self,
+        relay: Relay,
+        hub: Arc<Hub>,
+        shutdown: CancellationToken,
+    ) -> Result<()> {
+        let Some(link) = &self.nats else {
+            return Ok(());
+        };
+        let subscribe = |subject: &str| link.client.subscribe(format!("{}.{subject}", link.prefix));
+        let failed = |e: async_nats::SubscribeError| Error::Internal(format!("NATS: {e}"));
+        let mut log = subscribe("log").await.map_err(failed)?;
+        let mut ended = subscribe("sessions.ended").await.map_err(failed)?;
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    Some(message) = log.next() => {
+                        if let Some(logged) = decode::<Vec<Logged>>(&message.payload) {
+                            relay.woken(logged);
+                        }
+                    }
+                    Some(message) = ended.next() => {
+                        if let Some(session_id) = decode::<i64>(&message.payload) {
+                            hub.close_session(session_id, LOGGED_OUT);
+                        }
+                    }
+                    else => return,
+                }
+            }
+        });
+        Ok(())
+    }
+}
+
+fn decode<T: DeserializeOwned>(payload: &[u8]) -> Option<T> {
+    serde_json::from_slice(payload)
+        .inspect_err(|error| tracing::warn!(%error, "ignored an unreadable cluster message"))
+        .ok()
+}
