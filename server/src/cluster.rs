@@ -6,9 +6,10 @@
 //! `/healthz` says so. Subjects carry the log's epoch, so clusters on different databases that share
 //! a NATS server never mix.
 
-use crate::db::Logged;
+use crate::db::{Logged, PresenceChange};
 use crate::error::{Error, Result};
 use crate::hub::{CloseReason, Hub};
+use crate::presence::Presence;
 use crate::relay::Relay;
 use app::protocol::close_code;
 use futures::StreamExt;
@@ -72,6 +73,11 @@ impl Cluster {
         self.publish("sessions.ended", &session_id);
     }
 
+    /// Tells the other nodes that a user's presence changed.
+    pub fn presence_changed(&self, change: &PresenceChange) {
+        self.publish("presence", change);
+    }
+
     fn publish<T: Serialize + ?Sized>(&self, subject: &str, value: &T) {
         let Some(link) = &self.nats else { return };
         let payload = serde_json::to_vec(value).expect("cluster messages serialize");
@@ -85,11 +91,12 @@ impl Cluster {
         });
     }
 
-    /// Hands what the other nodes publish to this node's relay and hub, until `shutdown`.
+    /// Hands what the other nodes publish to this node's relay, hub and presence, until `shutdown`.
     pub async fn listen(
         &self,
         relay: Relay,
         hub: Arc<Hub>,
+        presence: Arc<Presence>,
         shutdown: CancellationToken,
     ) -> Result<()> {
         let Some(link) = &self.nats else {
@@ -99,6 +106,7 @@ impl Cluster {
         let failed = |e: async_nats::SubscribeError| Error::Internal(format!("NATS: {e}"));
         let mut log = subscribe("log").await.map_err(failed)?;
         let mut ended = subscribe("sessions.ended").await.map_err(failed)?;
+        let mut presences = subscribe("presence").await.map_err(failed)?;
         tokio::spawn(async move {
             loop {
                 tokio::select! {
@@ -111,6 +119,11 @@ impl Cluster {
                     Some(message) = ended.next() => {
                         if let Some(session_id) = decode::<i64>(&message.payload) {
                             hub.close_session(session_id, LOGGED_OUT);
+                        }
+                    }
+                    Some(message) = presences.next() => {
+                        if let Some(change) = decode::<PresenceChange>(&message.payload) {
+                            presence.apply(change);
                         }
                     }
                     else => return,

@@ -30,6 +30,12 @@ pub struct Config {
     #[arg(long, env = "NATTER_NATS_URL")]
     pub nats_url: Option<String>,
 
+    /// Seconds a node's presence lease lasts. A node renews it every third of that; when a node dies
+    /// without a goodbye, its users go offline at most this long (and a third more) later.
+    #[arg(long, env = "NATTER_PRESENCE_LEASE_SECS", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(3..=300))]
+    pub presence_lease_secs: u64,
+
     /// Days the event log keeps events. A client away longer reloads its chats instead of syncing;
     /// message history itself is kept.
     #[arg(long, env = "NATTER_LOG_RETENTION_DAYS", default_value_t = 30,

@@ -8,6 +8,7 @@ pub mod error;
 pub mod hub;
 pub mod pages;
 pub mod password;
+pub mod presence;
 pub mod relay;
 pub mod routes;
 pub mod security;

@@ -206,7 +206,9 @@ mod tests {
             .output_name("natter")
             .build();
         let settings = Settings::new(&Config::parse_from(args), options.site_addr, &options);
-        let live = LiveState::start(db, Cluster::default()).await.unwrap();
+        let live = LiveState::start(db, Cluster::default(), std::time::Duration::from_secs(15))
+            .await
+            .unwrap();
         let state = AppState::new(live, settings, options);
         (state, dir)
     }

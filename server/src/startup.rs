@@ -73,7 +73,8 @@ impl Application {
             Some(url) => Cluster::join(url, db.epoch()).await?,
             None => Cluster::default(),
         };
-        let live = LiveState::start(db, cluster).await?;
+        let lease = Duration::from_secs(config.presence_lease_secs);
+        let live = LiveState::start(db, cluster, lease).await?;
         let state = AppState::new(live, settings, leptos_options);
         spawn_log_pruning(&state, config.log_retention_days);
         Ok(Self {
@@ -116,6 +117,7 @@ impl Application {
         {
             tracing::warn!("some sockets did not close in time");
         }
+        self.state.live.presence.leave().await;
         self.state.live.db.close().await;
         tracing::info!("stopped");
         Ok(())

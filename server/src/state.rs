@@ -6,9 +6,11 @@ use crate::config::{Config, PublicUrl};
 use crate::db::{Db, Logged};
 use crate::error::Result;
 use crate::password::PasswordHasher;
+use crate::presence::Presence;
 use crate::{hub::Hub, relay::Relay, throttle::Throttles};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
+use std::time::Duration;
 use std::{net::SocketAddr, sync::Arc};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
@@ -30,25 +32,40 @@ pub struct LiveState {
     pub hub: Arc<Hub>,
     pub relay: Relay,
     pub cluster: Cluster,
+    pub presence: Arc<Presence>,
     /// Cancelled when the server begins to stop; socket loops then close with "going away".
     pub shutdown: CancellationToken,
 }
 
 impl LiveState {
-    /// A node that starts delivering the log from its head now: starts its relay, and listens to
-    /// the other nodes of `cluster`.
-    pub async fn start(db: Db, cluster: Cluster) -> Result<Self> {
+    /// A node that starts delivering the log from its head now: starts its relay and presence
+    /// lease (`presence_lease` long), and listens to the other nodes of `cluster`.
+    pub async fn start(db: Db, cluster: Cluster, presence_lease: Duration) -> Result<Self> {
         let hub = Arc::new(Hub::delivered_through(db.log_head().await?.pos));
         let shutdown = CancellationToken::new();
         let relay = Relay::start(db.clone(), hub.clone(), cluster.clone(), shutdown.clone());
+        let presence = Presence::start(
+            db.clone(),
+            hub.clone(),
+            cluster.clone(),
+            presence_lease,
+            shutdown.clone(),
+        )
+        .await?;
         cluster
-            .listen(relay.clone(), hub.clone(), shutdown.clone())
+            .listen(
+                relay.clone(),
+                hub.clone(),
+                presence.clone(),
+                shutdown.clone(),
+            )
             .await?;
         Ok(Self {
             db,
             hub,
             relay,
             cluster,
+            presence,
             shutdown,
         })
     }

@@ -13,6 +13,8 @@ pub use accounts::SessionRow;
 mod chats;
 mod log;
 pub use log::{Fact, Logged, MemberPeriod, Stream};
+mod presence;
+pub use presence::PresenceChange;
 
 use crate::error::{Error, Result};
 use sqlx::any::AnyPoolOptions;

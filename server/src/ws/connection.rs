@@ -62,7 +62,7 @@ where
     let mut registration = state.hub.register(user.id, session.id);
     tracing::debug!(connection = registration.id, "connected");
     if registration.came_online {
-        announce(&state, &user, true);
+        state.presence.changed_here(user.id, true).await;
     }
 
     let reason = match ready(&state, &session, registration.from).await {
@@ -94,7 +94,7 @@ where
         close(&mut socket, reason.code, reason.reason).await;
     }
     if state.hub.unregister(user.id, registration.id) {
-        announce(&state, &user, false);
+        state.presence.changed_here(user.id, false).await;
     }
     tracing::debug!(connection = registration.id, "disconnected");
 }
@@ -281,19 +281,6 @@ async fn ready(state: &LiveState, session: &SessionRow, from: Pos) -> Result<Ser
     })
 }
 
-/// Tells everyone else connected that `user` came online or went offline.
-fn announce(state: &LiveState, user: &User, online: bool) {
-    state.hub.broadcast_except(
-        user.id,
-        &ServerEvent::UserStatus {
-            person: app::model::Person {
-                user: user.clone(),
-                online,
-            },
-        },
-    );
-}
-
 /// Sends a close frame and waits (briefly) for the peer's answer, completing the closing handshake:
 /// dropping the TCP connection at once could reset it before the peer has read the close frame.
 async fn close<S, E>(socket: &mut S, code: u16, reason: &'static str)
@@ -403,9 +390,13 @@ mod tests {
         let db = Db::open(&format!("sqlite://{}/test.db", dir.path().display()))
             .await
             .unwrap();
-        LiveState::start(db, crate::cluster::Cluster::default())
-            .await
-            .unwrap()
+        LiveState::start(
+            db,
+            crate::cluster::Cluster::default(),
+            std::time::Duration::from_secs(15),
+        )
+        .await
+        .unwrap()
     }
 
     #[tokio::test]

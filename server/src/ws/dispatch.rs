@@ -149,9 +149,14 @@ async fn execute(
     })
 }
 
-/// Everyone registered, with whether they are connected now.
+/// Everyone registered, with whether they are connected to any node now.
 pub async fn people(state: &LiveState) -> Result<Vec<Person>> {
-    let online: std::collections::HashSet<_> = state.hub.online_users().into_iter().collect();
+    let online: std::collections::HashSet<_> = state
+        .db
+        .online_users(crate::now_ms())
+        .await?
+        .into_iter()
+        .collect();
     Ok(state
         .db
         .users()

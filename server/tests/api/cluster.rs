@@ -3,6 +3,7 @@
 use crate::chat::{open, send};
 use crate::harness::{spawn_app_on, Ended, TestApp};
 use crate::services::{fresh_postgres_database, Nats};
+use app::model::UserId;
 use app::protocol::{close_code, ServerEvent};
 
 /// Three nodes of one cluster, on a database of their own.
@@ -12,6 +13,10 @@ struct Nodes {
 }
 
 async fn three_nodes() -> Nodes {
+    three_nodes_with(&[]).await
+}
+
+async fn three_nodes_with(flags: &[&str]) -> Nodes {
     let database = tokio::task::spawn_blocking(fresh_postgres_database)
         .await
         .unwrap();
@@ -19,7 +24,9 @@ async fn three_nodes() -> Nodes {
     let url = nats.url();
     let mut nodes = Vec::new();
     for _ in 0..3 {
-        nodes.push(spawn_app_on(database.clone(), &["--nats-url", &url]).await);
+        let mut all = vec!["--nats-url", &url];
+        all.extend_from_slice(flags);
+        nodes.push(spawn_app_on(database.clone(), &all).await);
     }
     Nodes { nodes, nats }
 }
@@ -117,4 +124,71 @@ async fn delivery_goes_on_while_nats_is_down_and_after_it_is_back() {
     let expected: Vec<_> = (1..).zip(sent).collect();
     assert_eq!(received, expected, "every message once, in order");
     drop(nats);
+}
+
+/// The next presence push `client` gets: who, and whether online.
+async fn status(client: &mut crate::harness::Client) -> (UserId, bool) {
+    loop {
+        if let ServerEvent::UserStatus { person } = client.push().await {
+            return (person.user.id, person.online);
+        }
+    }
+}
+
+#[tokio::test]
+async fn presence_is_cluster_wide() {
+    let Nodes { nodes, nats: _nats } = three_nodes().await;
+    let alice = nodes[0].register("alice").await;
+    let bob = nodes[1].register("bob").await;
+    let (mut a, _) = nodes[0].connect(&alice).await;
+
+    let (on_one, ready) = nodes[1].connect(&bob).await;
+    assert_eq!(status(&mut a).await, (bob.user.id, true));
+    let ServerEvent::Ready { people, .. } = ready else {
+        unreachable!()
+    };
+    assert!(
+        people
+            .iter()
+            .any(|p| p.user.id == alice.user.id && p.online),
+        "bob sees alice online on another node: {people:?}"
+    );
+
+    // Still connected on another node: leaving one is no goodbye.
+    let (mut on_two, _) = nodes[2].connect(&bob).await;
+    drop(on_one);
+    on_two.close().await;
+    assert_eq!(
+        status(&mut a).await,
+        (bob.user.id, false),
+        "offline once the last one closed"
+    );
+}
+
+#[tokio::test]
+async fn the_users_of_a_node_that_stops_renewing_its_lease_go_offline() {
+    let Nodes { nodes, nats: _nats } = three_nodes_with(&["--presence-lease-secs", "3"]).await;
+    let alice = nodes[0].register("alice").await;
+    let bob = nodes[1].register("bob").await;
+    let (mut a, _) = nodes[0].connect(&alice).await;
+    // A node that held bob and died without a word: its lease ran out a while ago.
+    let database = sqlx::AnyPool::connect(&nodes[0].database_url)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO nodes (id, expires_at) VALUES ('gone', 0)")
+        .execute(&database)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO presence (user_id, node_id) VALUES ($1, 'gone')")
+        .bind(bob.user.id.0)
+        .execute(&database)
+        .await
+        .unwrap();
+    // Within a renewal (a second) a live node reaps it and announces bob offline.
+    assert_eq!(status(&mut a).await, (bob.user.id, false));
+    let left = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM nodes WHERE id = 'gone'")
+        .fetch_one(&database)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
 }

@@ -6,7 +6,7 @@ use server::db::Db;
 use sqlx::AnyPool;
 
 /// Every table Natter keeps.
-const TABLES: [&str; 8] = [
+const TABLES: [&str; 10] = [
     "users",
     "sessions",
     "known_devices",
@@ -15,6 +15,8 @@ const TABLES: [&str; 8] = [
     "messages",
     "events",
     "log_head",
+    "nodes",
+    "presence",
 ];
 
 async fn rows_in_all_tables(pool: &AnyPool) -> i64 {
