@@ -129,10 +129,11 @@ async fn register(
     state
         .throttles
         .reserve_registration(address)
+        .await?
         .map_err(|wait| too_many("new accounts from your address", wait))?;
     let hash = match state.hasher.hash(credentials.password).await {
         Err(Error::Busy) => {
-            state.throttles.registration_not_attempted(address);
+            state.throttles.registration_not_attempted(address).await?;
             return Err(Error::Busy);
         }
         hashed => hashed?,
@@ -169,18 +170,19 @@ async fn login(
     state
         .throttles
         .reserve_login(&budget)
+        .await?
         .map_err(|wait| too_many("failed logins", wait))?;
     let (user, stored) = found.map_or((None, None), |(user, hash)| (Some(user), Some(hash)));
     let valid = match state.hasher.verify(credentials.password, stored).await {
         Err(Error::Busy) => {
-            state.throttles.login_not_checked(&budget);
+            state.throttles.login_not_checked(&budget).await?;
             return Err(Error::Busy);
         }
         verified => verified?,
     };
     match user.filter(|_| valid) {
         Some(user) => {
-            state.throttles.login_succeeded(&budget);
+            state.throttles.login_succeeded(&budget).await?;
             start_session(&state, user, device, StatusCode::OK).await
         }
         None => Err(Error::Unauthorized("Wrong username or password.".into())),

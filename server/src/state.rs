@@ -97,9 +97,12 @@ impl AppState {
         // Half the cores hash, so a flood of logins leaves the others to everything else.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Self {
-            live,
             hasher: PasswordHasher::new(cores / 2),
-            throttles: Arc::new(Throttles::new(settings.registrations_per_hour)),
+            throttles: Arc::new(Throttles::new(
+                live.db.clone(),
+                settings.registrations_per_hour,
+            )),
+            live,
             settings: Arc::new(settings),
             leptos_options,
             sockets: TaskTracker::new(),

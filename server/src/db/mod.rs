@@ -15,6 +15,7 @@ mod log;
 pub use log::{Fact, Logged, MemberPeriod, Stream};
 mod presence;
 pub use presence::PresenceChange;
+mod throttle;
 
 use crate::error::{Error, Result};
 use sqlx::any::AnyPoolOptions;

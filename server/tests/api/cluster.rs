@@ -192,3 +192,23 @@ async fn the_users_of_a_node_that_stops_renewing_its_lease_go_offline() {
         .unwrap();
     assert_eq!(left, 0);
 }
+
+#[tokio::test]
+async fn login_limits_hold_for_the_cluster_as_a_whole() {
+    let Nodes { nodes, nats: _nats } = three_nodes().await;
+    nodes[0].register("alice").await;
+    // Five wrong guesses, spread over the nodes, spend the account's budget everywhere.
+    for guess in 0..5 {
+        let node = &nodes[guess % 3];
+        let response = node
+            .post_credentials("/api/auth/login", "alice", "wrong password")
+            .await;
+        assert_eq!(response.status(), 401);
+    }
+    for node in &nodes {
+        let response = node
+            .post_credentials("/api/auth/login", "alice", "correct horse")
+            .await;
+        assert_eq!(response.status(), 429);
+    }
+}

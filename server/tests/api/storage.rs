@@ -6,7 +6,7 @@ use server::db::Db;
 use sqlx::AnyPool;
 
 /// Every table Natter keeps.
-const TABLES: [&str; 10] = [
+const TABLES: [&str; 11] = [
     "users",
     "sessions",
     "known_devices",
@@ -17,6 +17,7 @@ const TABLES: [&str; 10] = [
     "log_head",
     "nodes",
     "presence",
+    "throttle_windows",
 ];
 
 async fn rows_in_all_tables(pool: &AnyPool) -> i64 {
