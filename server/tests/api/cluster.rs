@@ -2,7 +2,7 @@
 
 use crate::chat::{open, send};
 use crate::harness::{spawn_app_on, Ended, TestApp};
-use crate::services::{fresh_postgres_database, Nats};
+use crate::services::{fresh_postgres_database, Nats, NodeProcess};
 use app::model::UserId;
 use app::protocol::{close_code, ServerEvent};
 
@@ -211,4 +211,114 @@ async fn login_limits_hold_for_the_cluster_as_a_whole() {
             .await;
         assert_eq!(response.status(), 429);
     }
+}
+
+/// Sends until `count` messages are acknowledged or the connection dies; the acknowledged ids.
+async fn storm(
+    mut client: crate::harness::Client,
+    chat: app::model::ChatId,
+    tag: &'static str,
+    count: usize,
+) -> Vec<app::model::MessageId> {
+    let mut acknowledged = Vec::new();
+    for i in 0..count {
+        let send = app::protocol::ClientEvent::MessageSend {
+            chat_id: chat,
+            nonce: format!("{tag}-{i}"),
+            body: format!("{tag} {i}"),
+        };
+        match client.try_request(send).await {
+            Some(Ok(app::protocol::Reply::Message { message })) => acknowledged.push(message.id),
+            Some(other) => panic!("send refused: {other:?}"),
+            None => break,
+        }
+    }
+    acknowledged
+}
+
+#[tokio::test]
+async fn a_node_killed_mid_storm_loses_no_acknowledged_message() {
+    const EACH: usize = 150;
+    let database = tokio::task::spawn_blocking(fresh_postgres_database)
+        .await
+        .unwrap();
+    let nats = tokio::task::spawn_blocking(Nats::start).await.unwrap();
+    let (db, url) = (database.clone(), nats.url());
+    let mut processes = tokio::task::spawn_blocking(move || {
+        (0..3)
+            .map(|_| NodeProcess::start(&db, &url))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    let nodes: Vec<TestApp> = processes
+        .iter()
+        .map(|process| TestApp::attached(process.addr, database.clone()))
+        .collect();
+    let alice = nodes[0].register("alice").await;
+    let bob = nodes[1].register("bob").await;
+    let (mut b, _) = nodes[1].connect(&bob).await;
+    let (mut a0, _) = nodes[0].connect(&alice).await;
+    let chat = open(&mut a0, bob.user.id).await;
+    let (a2, _) = nodes[2].connect(&alice).await;
+
+    let survivor = tokio::spawn(storm(a0, chat.id, "node0", EACH));
+    let doomed = tokio::spawn(storm(a2, chat.id, "node2", EACH));
+    // Let the storm run a little, then kill the node under one of the senders.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut doomed_node = processes.pop().unwrap();
+    tokio::task::spawn_blocking(move || doomed_node.kill())
+        .await
+        .unwrap();
+    let mut acknowledged = survivor.await.unwrap();
+    let cut_short = doomed.await.unwrap();
+    assert!(cut_short.len() < EACH, "the kill came mid-storm");
+    assert_eq!(acknowledged.len(), EACH);
+    acknowledged.extend(cut_short);
+
+    // The database holds every acknowledged message; bob, on a live node, gets everything the
+    // database holds (an unacknowledged send may have been stored too) exactly once, in order.
+    let mut stored = Vec::new();
+    let mut before = None;
+    loop {
+        let page = b
+            .request(app::protocol::ClientEvent::MessageHistory {
+                chat_id: chat.id,
+                before,
+                limit: Some(100),
+            })
+            .await
+            .unwrap();
+        let app::protocol::Reply::History {
+            messages, has_more, ..
+        } = page
+        else {
+            panic!("not history")
+        };
+        before = messages.last().map(|m| m.id);
+        stored.extend(messages.into_iter().map(|m| m.id));
+        if !has_more {
+            break;
+        }
+    }
+    for id in &acknowledged {
+        assert!(stored.contains(id), "acknowledged message {id} is stored");
+    }
+    let mut received = Vec::new();
+    while received.len() < stored.len() {
+        if let ServerEvent::MessageNew { seq, message, .. } = b.stream_push().await {
+            received.push((seq, message.id));
+        }
+    }
+    let seqs: Vec<_> = received.iter().map(|(seq, _)| *seq).collect();
+    assert_eq!(
+        seqs,
+        (1..=stored.len() as i64).collect::<Vec<_>>(),
+        "once each, in order"
+    );
+    let mut ids: Vec<_> = received.into_iter().map(|(_, id)| id).collect();
+    ids.sort();
+    stored.sort();
+    assert_eq!(ids, stored);
+    drop(nats);
 }

@@ -90,6 +90,20 @@ async fn start(data_dir: tempfile::TempDir, database_url: String, flags: &[&str]
     }
 }
 
+impl TestApp {
+    /// A client of a server running elsewhere (a `NodeProcess`) at `addr`.
+    pub fn attached(addr: SocketAddr, database_url: String) -> TestApp {
+        TestApp {
+            addr,
+            http: reqwest::Client::new(),
+            database_url,
+            shutdown: CancellationToken::new(),
+            server: None,
+            data_dir: tempfile::tempdir().expect("temporary directory"),
+        }
+    }
+}
+
 fn path_str(path: &Path) -> &str {
     path.to_str().expect("UTF-8 temporary path")
 }
@@ -262,18 +276,39 @@ impl Client {
 
     /// The next protocol frame, skipping control frames. Panics on close or timeout.
     pub async fn next_event(&mut self) -> ServerEvent {
+        self.try_next_event().await.expect("the socket is open")
+    }
+
+    /// The next protocol frame, or `None` once the connection is gone. Panics on timeout.
+    pub async fn try_next_event(&mut self) -> Option<ServerEvent> {
         loop {
             let frame = tokio::time::timeout(PATIENCE, self.ws.next())
                 .await
-                .expect("a frame within the patience window")
-                .expect("the socket is open")
-                .expect("a valid frame");
+                .expect("a frame within the patience window");
             match frame {
-                Message::Text(text) => {
-                    return serde_json::from_str(text.as_str()).expect("a valid server event")
+                Some(Ok(Message::Text(text))) => {
+                    return Some(serde_json::from_str(text.as_str()).expect("a valid server event"))
                 }
-                Message::Close(frame) => panic!("socket closed: {frame:?}"),
-                _ => continue,
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return None,
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    /// Like `request`, but `None` once the connection is gone (its server died, say).
+    pub async fn try_request(&mut self, event: ClientEvent) -> Option<Result<Reply, ApiError>> {
+        self.next_id += 1;
+        let id = self.next_id;
+        let frame = serde_json::to_string(&Request { id, event }).unwrap();
+        self.ws.send(Message::Text(frame.into())).await.ok()?;
+        loop {
+            match self.try_next_event().await? {
+                ServerEvent::Reply { id: got, result } if got == id => return Some(Ok(result)),
+                ServerEvent::Error {
+                    id: Some(got),
+                    error,
+                } if got == id => return Some(Err(error)),
+                push => self.pushes.push_back(push),
             }
         }
     }

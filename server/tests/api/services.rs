@@ -69,19 +69,21 @@ fn postgres_command(program: &Path) -> Command {
     }
 }
 
-/// Starts `command` under a watchdog shell that, once this process is gone, runs `stop` (the shell
-/// code that stops the service; `$child` is the command's pid) and then `cleanup`.
-fn watched(command: &Command, stop: &str, cleanup: &str) -> Child {
+/// Starts `command` (its program and arguments) under a watchdog shell that writes the command's pid
+/// to `pid_file` and, once this process is gone, runs `stop` (the shell code that stops the service;
+/// `$child` is the command's pid) and then `cleanup`.
+fn watched(command: &Command, pid_file: &Path, stop: &str, cleanup: &str) -> Child {
     let program = std::iter::once(command.get_program())
         .chain(command.get_args())
         .map(|part| shell_quote(&part.to_string_lossy()))
         .collect::<Vec<_>>()
         .join(" ");
     let script = format!(
-        "{program} & child=$!; \
+        "{program} & child=$!; echo $child > {pid_file}; \
          while kill -0 {parent} 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 0.5; done; \
          {stop}; wait $child; {cleanup}",
         parent = std::process::id(),
+        pid_file = shell_quote(&pid_file.to_string_lossy()),
     );
     Command::new("sh")
         .args(["-c", &script])
@@ -181,7 +183,8 @@ impl Postgres {
         // The postmaster runs under runuser: it is stopped by the pid it writes down.
         let stop = format!("kill -INT $(head -n1 {dir}/data/postmaster.pid) 2>/dev/null");
         let cleanup = cleanup_if_dropped(&format!("rm -rf {dir}"));
-        self.server = Some(watched(&command, &stop, &cleanup));
+        let pid_file = self.dir.join("runuser.pid");
+        self.server = Some(watched(&command, &pid_file, &stop, &cleanup));
         wait_for_port(self.port, "PostgreSQL");
     }
 
@@ -290,23 +293,84 @@ impl Nats {
             .find(|path| Path::new(path).exists())
             .unwrap_or("nats-server");
         let mut command = Command::new(program);
-        command
-            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-P"])
-            .arg(&pid_file);
+        command.args(["-a", "127.0.0.1", "-p", &self.port.to_string()]);
         let dir = shell_quote(&self.dir.to_string_lossy());
         let cleanup = cleanup_if_dropped(&format!("rm -rf {dir}"));
-        self.server = Some(watched(&command, "kill $child 2>/dev/null", &cleanup));
+        self.server = Some(watched(
+            &command,
+            &pid_file,
+            "kill $child 2>/dev/null",
+            &cleanup,
+        ));
         wait_for_port(self.port, "nats-server");
     }
 
     /// Stops the server at once.
     pub fn stop(&mut self) {
-        if let Some(mut watchdog) = self.server.take() {
-            if let Ok(pid) = std::fs::read_to_string(self.dir.join("nats.pid")) {
-                let _ = Command::new("kill").args(["-KILL", pid.trim()]).status();
-            }
-            let _ = watchdog.wait();
+        if let Some(watchdog) = self.server.take() {
+            kill_watched(watchdog, &self.dir.join("nats.pid"));
         }
+    }
+}
+
+/// Kills the command a watchdog started (SIGKILL: no goodbye), and waits for the watchdog.
+fn kill_watched(mut watchdog: Child, pid_file: &Path) {
+    if let Ok(pid) = std::fs::read_to_string(pid_file) {
+        let _ = Command::new("kill").args(["-KILL", pid.trim()]).status();
+    }
+    let _ = watchdog.wait();
+}
+
+/// A Natter server in a process of its own, as an operator runs it: one node of a cluster.
+pub struct NodeProcess {
+    pub addr: std::net::SocketAddr,
+    dir: PathBuf,
+    watchdog: Option<Child>,
+}
+
+impl NodeProcess {
+    pub fn start(database_url: &str, nats_url: &str) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("natter-node-")
+            .tempdir()
+            .expect("a temporary directory")
+            .keep();
+        let port = free_port();
+        let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_natter"));
+        command
+            .args(["--listen", &addr.to_string(), "--data-dir"])
+            .arg(&dir)
+            .args(["--database-url", database_url, "--nats-url", nats_url])
+            .args(["--log", "warn"]);
+        let quoted = shell_quote(&dir.to_string_lossy());
+        let cleanup = cleanup_if_dropped(&format!("rm -rf {quoted}"));
+        let watchdog = watched(
+            &command,
+            &dir.join("natter.pid"),
+            "kill $child 2>/dev/null",
+            &cleanup,
+        );
+        wait_for_port(port, "natter");
+        Self {
+            addr,
+            dir,
+            watchdog: Some(watchdog),
+        }
+    }
+
+    /// SIGKILL: the node dies without closing a socket or saying goodbye.
+    pub fn kill(&mut self) {
+        if let Some(watchdog) = self.watchdog.take() {
+            kill_watched(watchdog, &self.dir.join("natter.pid"));
+        }
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
