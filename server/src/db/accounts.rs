@@ -1,6 +1,6 @@
 //! Users and their sessions.
 
-use super::{is_unique_violation, placeholders, Db};
+use super::{is_unique_violation, rows_for_ids, Db};
 use crate::error::Result;
 use app::model::{User, UserId};
 use app::protocol::Refusal;
@@ -91,26 +91,10 @@ impl Db {
 
     /// The users with these ids that exist, in no particular order.
     pub async fn users_by_id(&self, ids: &[UserId]) -> Result<Vec<User>> {
-        let mut users = Vec::with_capacity(ids.len());
-        // In slices, so a large group stays within every backend's limit on bound values.
-        for chunk in ids.chunks(500) {
-            let sql = format!(
-                "SELECT id, username FROM users WHERE id IN ({})",
-                placeholders(chunk.len())
-            );
-            let mut query = sqlx::query_as::<_, UserRow>(&sql);
-            for id in chunk {
-                query = query.bind(id.0);
-            }
-            users.extend(
-                query
-                    .fetch_all(&self.read)
-                    .await?
-                    .into_iter()
-                    .map(User::from),
-            );
-        }
-        Ok(users)
+        let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
+        let select = "SELECT id, username FROM users WHERE id IN";
+        let rows: Vec<UserRow> = rows_for_ids(&self.read, select, &ids).await?;
+        Ok(rows.into_iter().map(User::from).collect())
     }
 
     /// The `seq` of `user`'s newest own event.

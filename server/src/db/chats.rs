@@ -7,7 +7,7 @@
 //! Locks are taken in one order everywhere: chat rows, then user rows (by id), then the log's head.
 
 use super::log::{next_chat_seq, next_user_seq, Append, Fact, Logged, Stream};
-use super::{placeholders, refuse, Db};
+use super::{placeholders, refuse, rows_for_ids, Db};
 use crate::error::{Error, Result};
 use app::model::{
     limits, Chat, ChatId, ChatKind, ChatPosition, Message, MessageBody, MessageId, MessagePreview,
@@ -70,23 +70,10 @@ const MESSAGE_COLUMNS: &str = "id, chat_id, sender_id, nonce, body, sent_at";
 
 /// The messages with these ids, in no particular order.
 pub(super) async fn load_messages(pool: &AnyPool, ids: &[MessageId]) -> Result<Vec<Message>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let sql = format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id IN ({})",
-        placeholders(ids.len())
-    );
-    let mut query = sqlx::query_as::<_, MessageRow>(&sql);
-    for id in ids {
-        query = query.bind(id.0);
-    }
-    Ok(query
-        .fetch_all(pool)
-        .await?
-        .into_iter()
-        .map(Message::from)
-        .collect())
+    let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
+    let select = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id IN");
+    let rows: Vec<MessageRow> = rows_for_ids(pool, &select, &ids).await?;
+    Ok(rows.into_iter().map(Message::from).collect())
 }
 
 /// The answer to a send whose nonce the sender used before: the stored message if this is a retry of
@@ -250,18 +237,9 @@ impl Db {
 
     /// The chats with these ids, in no particular order.
     pub(super) async fn chats_by_id(&self, ids: &[ChatId]) -> Result<Vec<Chat>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "SELECT {CHAT_COLUMNS} FROM chats c WHERE c.id IN ({})",
-            placeholders(ids.len())
-        );
-        let mut query = sqlx::query_as::<_, ChatRow>(&sql);
-        for id in ids {
-            query = query.bind(id.0);
-        }
-        let rows = query.fetch_all(&self.read).await?;
+        let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
+        let select = format!("SELECT {CHAT_COLUMNS} FROM chats c WHERE c.id IN");
+        let rows = rows_for_ids(&self.read, &select, &ids).await?;
         self.load_chats(rows).await
     }
 

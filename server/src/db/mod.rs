@@ -168,6 +168,24 @@ fn placeholders(count: usize) -> String {
         .join(", ")
 }
 
+/// The rows `select` (a query ending in `IN`) finds for `ids`, in no particular order. The ids go in
+/// slices, so a long list stays within every backend's limit on bound values.
+async fn rows_for_ids<R>(pool: &AnyPool, select: &str, ids: &[i64]) -> Result<Vec<R>>
+where
+    R: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+{
+    let mut rows = Vec::with_capacity(ids.len());
+    for slice in ids.chunks(500) {
+        let sql = format!("{select} ({})", placeholders(slice.len()));
+        let mut query = sqlx::query_as::<_, R>(&sql);
+        for id in slice {
+            query = query.bind(*id);
+        }
+        rows.extend(query.fetch_all(pool).await?);
+    }
+    Ok(rows)
+}
+
 /// Rolls back `tx` and returns `error`: the refusal a check inside a write transaction found.
 async fn refuse<T>(tx: sqlx::Transaction<'_, sqlx::Any>, error: impl Into<Error>) -> Result<T> {
     tx.rollback().await?;
