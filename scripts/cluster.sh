@@ -59,7 +59,7 @@ for port in "${NODE_PORTS[@]}"; do
   LEPTOS_SITE_ROOT=target/site target/release/natter \
     --listen "127.0.0.1:$port" --public-url "http://127.0.0.1:$PORT" \
     --database-url "postgres://postgres@127.0.0.1:$PG_PORT/natter" \
-    --nats-url "nats://127.0.0.1:$NATS_PORT" >"$DIR/node-$port.log" 2>&1 &
+    --nats-url "nats://127.0.0.1:$NATS_PORT" --trusted-proxies 127.0.0.1 >"$DIR/node-$port.log" 2>&1 &
   PIDS+=($!)
 done
 
@@ -81,6 +81,7 @@ $UPSTREAMS
       proxy_pass http://natter;
       proxy_http_version 1.1;
       proxy_set_header Host \$http_host;
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
       proxy_set_header Upgrade \$http_upgrade;
       proxy_set_header Connection \$connection_upgrade;
       proxy_read_timeout 1h;

@@ -6,6 +6,7 @@
 //! `/healthz` says so. Subjects carry the log's epoch, so clusters on different databases that share
 //! a NATS server never mix.
 
+use crate::connection_counts::{self, ConnectionCounts, CountsReport};
 use crate::db::{Logged, PresenceChange};
 use crate::error::{Error, Result};
 use crate::hub::{CloseReason, Hub};
@@ -127,6 +128,51 @@ impl Cluster {
                         }
                     }
                     else => return,
+                }
+            }
+        });
+        Ok(())
+    }
+}
+
+impl Cluster {
+    /// Reports this node's connections per client to the other nodes and takes in theirs, so the
+    /// per-client cap holds for the cluster (see `connection_counts`), until `shutdown`.
+    pub async fn share_connection_counts(
+        &self,
+        counts: Arc<ConnectionCounts>,
+        shutdown: CancellationToken,
+    ) -> Result<()> {
+        let Some(link) = &self.nats else {
+            return Ok(());
+        };
+        let (client, subject) = (link.client.clone(), format!("{}.connections", link.prefix));
+        let mut reports = client
+            .subscribe(subject.clone())
+            .await
+            .map_err(|e| Error::Internal(format!("NATS: {e}")))?;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(connection_counts::REPORT_EVERY);
+            let mut ticks: u32 = 0;
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tick.tick() => {
+                        let full = ticks.is_multiple_of(connection_counts::FULL_REPORT_EVERY);
+                        ticks = ticks.wrapping_add(1);
+                        // Published in order from this one task: a change never overtakes a full report.
+                        for report in counts.reports(full) {
+                            let payload = serde_json::to_vec(&report).expect("reports serialize");
+                            if let Err(error) = client.publish(subject.clone(), payload.into()).await {
+                                tracing::debug!(%error, "connection counts were not published");
+                            }
+                        }
+                    }
+                    Some(message) = reports.next() => {
+                        if let Some(report) = decode::<CountsReport>(&message.payload) {
+                            counts.apply(report);
+                        }
+                    }
                 }
             }
         });

@@ -1,7 +1,9 @@
 //! Settings from command-line flags or environment variables (`natter --help` lists them).
 
+use crate::client_address::TrustedProxies;
 use axum::http::{uri::Scheme, Uri};
 use clap::Parser;
+use ipnet::IpNet;
 use std::{net::SocketAddr, path::PathBuf};
 
 #[derive(Clone, Debug, Parser)]
@@ -58,13 +60,21 @@ pub struct Config {
     #[arg(long, env = "NATTER_SESSION_DAYS", default_value_t = 30)]
     pub session_days: u32,
 
-    /// Open connections (WebSockets included) one client address may hold.
+    /// Open connections (WebSockets included) one client address may hold, on all nodes together.
     #[arg(
         long,
         env = "NATTER_MAX_CONNECTIONS_PER_ADDRESS",
         default_value_t = 256
     )]
     pub max_connections_per_address: usize,
+
+    /// Load balancers and proxies (addresses or networks such as 10.0.0.0/8, comma-separated) whose
+    /// X-Forwarded-For names the client. Their own connections count only in the total; the clients
+    /// behind them are capped per address when they open the WebSocket, and throttled per address
+    /// at login and registration. Without it, every peer is a client, whatever it claims.
+    #[arg(long, env = "NATTER_TRUSTED_PROXIES", value_delimiter = ',',
+          value_parser = TrustedProxies::parse_entry)]
+    pub trusted_proxies: Vec<IpNet>,
 
     /// Open connections in all, at most what the open-file limit leaves room for (the server raises
     /// its soft limit to the hard one at start) [default: that room].

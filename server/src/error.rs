@@ -34,6 +34,9 @@ pub enum Error {
     /// The password hashing queue is full.
     #[error("the server is busy")]
     Busy,
+    /// The client holds as many connections as one address may, across the cluster.
+    #[error("too many connections from one address")]
+    TooManyConnections,
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("the sync position is not one the log can answer from")]
@@ -68,6 +71,11 @@ impl Error {
                 ErrorCode::Unavailable,
                 "The server is busy; nothing was done. Try again in a moment.".into(),
                 Some(1),
+            ),
+            Error::TooManyConnections => (
+                ErrorCode::Unavailable,
+                "Too many connections from your address; close some and try again.".into(),
+                Some(5),
             ),
             Error::MethodNotAllowed => (
                 ErrorCode::MethodNotAllowed,

@@ -1,8 +1,10 @@
 //! Natter's server. `main.rs` only parses the [`config::Config`] and runs the [`startup::Application`].
 
 pub mod auth;
+pub mod client_address;
 pub mod cluster;
 pub mod config;
+pub mod connection_counts;
 pub mod db;
 pub mod error;
 pub mod hub;

@@ -1,20 +1,20 @@
 //! The HTTP API: accounts and health. The chat itself travels over `/ws`.
 
 use crate::auth::{self, token_hash, Authenticated};
+use crate::client_address::ClientAddress;
 use crate::error::{plain_json_error, Error, Result};
-use crate::serve::client_network;
 use crate::state::{AppState, LiveState, Settings};
 use crate::throttle::LoginBudget;
 use app::model::{limits, validate_password, validate_username, User, UserId};
 use app::protocol::{Credentials, Refusal, Session};
 use axum::{
-    extract::{rejection::JsonRejection, ConnectInfo, DefaultBodyLimit, FromRequest, State},
+    extract::{rejection::JsonRejection, DefaultBodyLimit, FromRequest, State},
     http::{header, HeaderMap, StatusCode},
     response::{AppendHeaders, IntoResponse, Response},
     routing::{get, post},
     Json, Router,
 };
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -120,12 +120,12 @@ fn too_many(what: &str, wait: Duration) -> Error {
 
 async fn register(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientAddress,
     Body(credentials): Body<Credentials>,
 ) -> Result<Response> {
     validate_username(&credentials.username)?;
     validate_password(&credentials.password)?;
-    let address = client_network(peer.ip());
+    let address = client.network;
     state
         .throttles
         .reserve_registration(address)
@@ -151,7 +151,7 @@ async fn register(
 /// The attempt is counted before the hash (see `throttle` for whose budget it spends).
 async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientAddress,
     headers: HeaderMap,
     Body(credentials): Body<Credentials>,
 ) -> Result<Response> {
@@ -162,11 +162,7 @@ async fn login(
         .find_credentials(&credentials.username)
         .await?;
     let device = known_device(&state, &headers, found.as_ref().map(|(user, _)| user.id)).await?;
-    let budget = login_budget(
-        device.as_deref(),
-        &credentials.username,
-        client_network(peer.ip()),
-    );
+    let budget = login_budget(device.as_deref(), &credentials.username, client.network);
     state
         .throttles
         .reserve_login(&budget)

@@ -2,13 +2,17 @@
 //! taking them all.
 //!
 //! `axum::serve` cannot time out a half-sent request or cap connections, so Natter drives hyper itself:
-//! - connections are counted per client address and in total, and the excess is refused at once with a
-//!   short `503` (the file-descriptor limit is never reached, so `/healthz` and logins keep answering);
+//! - connections are counted per client address (for the whole cluster, `connection_counts`) and in
+//!   total, and the excess is refused at once with a short `503` (the file-descriptor limit is never
+//!   reached, so `/healthz` and logins keep answering). A trusted proxy's connections count only in
+//!   total: the clients behind it are counted when they open a WebSocket (`ws::upgrade`);
 //! - a request's headers must arrive within the header timeout, which also closes idle keep-alive
 //!   connections; an API request's body must arrive within the body timeout (`body_deadline`);
 //! - `TCP_NODELAY` is set, so a small reply is not held back by Nagle's algorithm;
 //! - a WebSocket keeps its connection's slot until the socket closes.
 
+use crate::client_address::{client_network, TrustedProxies};
+use crate::connection_counts::{ClientSlot, ConnectionCounts};
 use axum::{
     body::Body,
     extract::{ConnectInfo, Request},
@@ -20,11 +24,12 @@ use futures::StreamExt;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::{
-    collections::HashMap,
     io,
-    net::IpAddr,
     pin::Pin,
-    sync::{Arc, Mutex},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
     task::{Context, Poll},
     time::Duration,
 };
@@ -36,11 +41,13 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower::ServiceExt;
 
 /// How the server treats connections.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone)]
 pub struct ConnectionLimits {
-    /// Open connections (WebSockets included) one client address may hold.
-    pub per_address: usize,
-    /// Open connections in all.
+    /// Open connections (WebSockets included) per client address, across the cluster.
+    pub per_client: Arc<ConnectionCounts>,
+    /// Peers whose connections carry many clients, counted per client only at the socket.
+    pub trusted_proxies: TrustedProxies,
+    /// Open connections to this process in all.
     pub total: usize,
     /// How long a client has to send a request's headers, and how long a keep-alive connection may
     /// sit idle between requests.
@@ -76,7 +83,7 @@ pub async fn serve(
     shutdown: CancellationToken,
     drain: Duration,
 ) {
-    let counter = Arc::new(Counter::new(limits));
+    let open = Arc::new(OpenConnections::new(limits.total));
     let connections = TaskTracker::new();
     let mut builder = http1::Builder::new();
     builder
@@ -93,7 +100,14 @@ pub async fn serve(
                 }
             },
         };
-        let Some(slot) = Counter::admit(&counter, client_network(peer.ip())) else {
+        let slot = open.admit().and_then(|total| {
+            if limits.trusted_proxies.trusts(peer.ip()) {
+                return Some((total, None));
+            }
+            let client = limits.per_client.admit(client_network(peer.ip()))?;
+            Some((total, Some(client)))
+        });
+        let Some(slot) = slot else {
             tracing::debug!(%peer, "refused a connection over the limit");
             refuse(stream);
             continue;
@@ -154,18 +168,6 @@ pub async fn body_deadline(limit: Duration, request: Request, next: Next) -> Res
     next.run(request).await
 }
 
-/// The network a client address stands for in per-address limits: an IPv6 host usually holds a whole
-/// /64, so it counts as one; an IPv4 address mapped into IPv6 counts as itself.
-pub fn client_network(address: IpAddr) -> IpAddr {
-    match address {
-        IpAddr::V4(_) => address,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
-        },
-    }
-}
-
 /// Answers an over-limit connection with the refusal and closes it, without waiting on the client:
 /// what it already sent is read first, so the close is a FIN (the refusal arrives) rather than a RST.
 fn refuse(stream: TcpStream) {
@@ -200,63 +202,43 @@ async fn accept_failed(error: io::Error) {
     tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
-/// Open connections per address and in total.
-struct Counter {
-    limits: ConnectionLimits,
-    open: Mutex<(usize, HashMap<IpAddr, usize>)>,
+/// Open connections to this process.
+struct OpenConnections {
+    cap: usize,
+    open: AtomicUsize,
 }
 
-/// One admitted connection; dropping it frees its place.
-struct Slot {
-    counter: Arc<Counter>,
-    address: IpAddr,
-}
+/// One admitted connection's place in the total; dropping it frees the place.
+struct TotalSlot(Arc<OpenConnections>);
 
-impl Counter {
-    fn new(limits: ConnectionLimits) -> Self {
+impl OpenConnections {
+    fn new(cap: usize) -> Self {
         Self {
-            limits,
-            open: Mutex::new((0, HashMap::new())),
+            cap,
+            open: AtomicUsize::new(0),
         }
     }
 
-    fn admit(counter: &Arc<Counter>, address: IpAddr) -> Option<Slot> {
-        let mut open = counter.open.lock().expect("connection counter lock");
-        let (total, per_address) = &mut *open;
-        let mine = per_address.entry(address).or_default();
-        if *total >= counter.limits.total || *mine >= counter.limits.per_address {
-            if *mine == 0 {
-                per_address.remove(&address);
-            }
-            return None;
-        }
-        *mine += 1;
-        *total += 1;
-        Some(Slot {
-            counter: counter.clone(),
-            address,
-        })
+    fn admit(self: &Arc<Self>) -> Option<TotalSlot> {
+        self.open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| {
+                (open < self.cap).then_some(open + 1)
+            })
+            .ok()
+            .map(|_| TotalSlot(self.clone()))
     }
 }
 
-impl Drop for Slot {
+impl Drop for TotalSlot {
     fn drop(&mut self) {
-        let mut open = self.counter.open.lock().expect("connection counter lock");
-        let (total, per_address) = &mut *open;
-        *total -= 1;
-        if let Some(mine) = per_address.get_mut(&self.address) {
-            *mine -= 1;
-            if *mine == 0 {
-                per_address.remove(&self.address);
-            }
-        }
+        self.0.open.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
 /// A connection that holds its slot for as long as it lives, through a WebSocket upgrade too.
 struct Counted {
     stream: TcpStream,
-    _slot: Slot,
+    _slot: (TotalSlot, Option<ClientSlot>),
 }
 
 impl AsyncRead for Counted {
@@ -325,44 +307,12 @@ mod tests {
     }
 
     #[test]
-    fn an_ipv6_host_counts_as_its_slash_64() {
-        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
-        assert_eq!(
-            client_network(ip("2001:db8:1:2:aaaa::1")),
-            ip("2001:db8:1:2::")
-        );
-        assert_eq!(
-            client_network(ip("2001:db8:1:2:bbbb::9")),
-            client_network(ip("2001:db8:1:2:aaaa::1"))
-        );
-        assert_ne!(
-            client_network(ip("2001:db8:1:3::1")),
-            client_network(ip("2001:db8:1:2::1"))
-        );
-        assert_eq!(client_network(ip("::ffff:10.0.0.1")), ip("10.0.0.1"));
-        assert_eq!(client_network(ip("10.0.0.1")), ip("10.0.0.1"));
-    }
-
-    #[test]
-    fn slots_are_counted_per_address_and_in_total() {
-        let counter = Arc::new(Counter::new(ConnectionLimits {
-            per_address: 2,
-            total: 3,
-            header_timeout: Duration::from_secs(1),
-        }));
-        let a: IpAddr = "10.0.0.1".parse().unwrap();
-        let b: IpAddr = "10.0.0.2".parse().unwrap();
-        let c: IpAddr = "10.0.0.3".parse().unwrap();
-        let a1 = Counter::admit(&counter, a).unwrap();
-        let _a2 = Counter::admit(&counter, a).unwrap();
-        assert!(Counter::admit(&counter, a).is_none(), "per address");
-        let _b1 = Counter::admit(&counter, b).unwrap();
-        assert!(Counter::admit(&counter, c).is_none(), "in total");
-        drop(a1);
-        assert!(
-            Counter::admit(&counter, c).is_some(),
-            "a closed one frees its place"
-        );
-        assert_eq!(counter.open.lock().unwrap().1.get(&a), Some(&1));
+    fn connections_are_counted_in_total() {
+        let open = Arc::new(OpenConnections::new(2));
+        let first = open.admit().unwrap();
+        let _second = open.admit().unwrap();
+        assert!(open.admit().is_none());
+        drop(first);
+        assert!(open.admit().is_some(), "a closed one frees its place");
     }
 }

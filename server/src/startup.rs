@@ -62,12 +62,6 @@ impl Application {
             .map_err(|e| Error::Internal(e.to_string()))?;
 
         let settings = Settings::new(&config, leptos_options.site_addr, &leptos_options);
-        let room = serve::connection_room();
-        let limits = ConnectionLimits {
-            per_address: config.max_connections_per_address,
-            total: config.max_connections.map_or(room, |asked| asked.min(room)),
-            header_timeout: Duration::from_secs(config.header_timeout_secs),
-        };
         let body_timeout = Duration::from_secs(config.body_timeout_secs);
         let cluster = match &config.nats_url {
             Some(url) => Cluster::join(url, db.epoch()).await?,
@@ -76,6 +70,18 @@ impl Application {
         let lease = Duration::from_secs(config.presence_lease_secs);
         let live = LiveState::start(db, cluster, lease).await?;
         let state = AppState::new(live, settings, leptos_options);
+        state
+            .live
+            .cluster
+            .share_connection_counts(state.connections.clone(), state.live.shutdown.clone())
+            .await?;
+        let room = serve::connection_room();
+        let limits = ConnectionLimits {
+            per_client: state.connections.clone(),
+            trusted_proxies: state.settings.trusted_proxies.clone(),
+            total: config.max_connections.map_or(room, |asked| asked.min(room)),
+            header_timeout: Duration::from_secs(config.header_timeout_secs),
+        };
         spawn_log_pruning(&state, config.log_retention_days);
         Ok(Self {
             router: router(state.clone(), body_timeout),

@@ -1,8 +1,10 @@
 //! What every handler shares.
 
 use crate::auth::Cookies;
+use crate::client_address::TrustedProxies;
 use crate::cluster::{Cluster, LOGGED_OUT};
 use crate::config::{Config, PublicUrl};
+use crate::connection_counts::ConnectionCounts;
 use crate::db::{Db, Logged};
 use crate::error::Result;
 use crate::password::PasswordHasher;
@@ -23,6 +25,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// The socket tasks, so shutdown can wait for their close frames to go out.
     pub sockets: TaskTracker,
+    /// Open connections per client, on this node and as the other nodes report theirs.
+    pub connections: Arc<ConnectionCounts>,
 }
 
 /// What the socket loop needs: the database, and this node's connections and delivery.
@@ -102,6 +106,7 @@ impl AppState {
                 live.db.clone(),
                 settings.registrations_per_hour,
             )),
+            connections: Arc::new(ConnectionCounts::new(settings.connections_per_client)),
             live,
             settings: Arc::new(settings),
             leptos_options,
@@ -120,6 +125,9 @@ pub struct Settings {
     pub cookies: Cookies,
     pub session_days: u32,
     pub registrations_per_hour: u32,
+    pub trusted_proxies: TrustedProxies,
+    /// Open connections one client may hold on all nodes together.
+    pub connections_per_client: usize,
     /// The port of `cargo leptos watch`'s live-reload socket, which pages then connect to.
     pub live_reload_port: Option<u16>,
 }
@@ -137,6 +145,8 @@ impl Settings {
             cookies: Cookies::new(secure),
             session_days: config.session_days,
             registrations_per_hour: config.registrations_per_hour,
+            trusted_proxies: TrustedProxies::new(config.trusted_proxies.clone()),
+            connections_per_client: config.max_connections_per_address,
             live_reload_port: std::env::var_os("LEPTOS_WATCH").and_then(|_| {
                 let port = leptos_options
                     .reload_external_port

@@ -6,6 +6,7 @@ mod dispatch;
 pub use connection::serve;
 
 use crate::auth::Authenticated;
+use crate::client_address::ClientAddress;
 use crate::error::Error;
 use crate::security;
 use crate::state::AppState;
@@ -21,6 +22,7 @@ use axum::{
 
 pub async fn upgrade(
     State(state): State<AppState>,
+    client: ClientAddress,
     headers: HeaderMap,
     session: Result<Authenticated, Error>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -41,10 +43,25 @@ pub async fn upgrade(
         Err(Error::Unauthorized(message)) => Err(message),
         Err(other) => return other.into_response(),
     };
+    // A direct connection took its client's place when it was accepted; one through a proxy takes
+    // it now, and keeps it as long as the socket lives.
+    let slot = if client.via_proxy {
+        match state.connections.admit(client.network) {
+            Some(slot) => Some(slot),
+            None => return Error::TooManyConnections.into_response(),
+        }
+    } else {
+        None
+    };
     let tracker = state.sockets.clone();
     let live = state.live;
     upgrade
         .max_message_size(limits::FRAME_MAX_BYTES)
         .max_frame_size(limits::FRAME_MAX_BYTES)
-        .on_upgrade(move |socket| tracker.track_future(serve(socket, session, live)))
+        .on_upgrade(move |socket| {
+            tracker.track_future(async move {
+                serve(socket, session, live).await;
+                drop(slot);
+            })
+        })
 }

@@ -2,9 +2,11 @@
 
 use crate::chat::{open, send};
 use crate::harness::{spawn_app_on, Ended, TestApp};
+use crate::proxy::{connect_for, refusal};
 use crate::services::{fresh_postgres_database, Nats, NodeProcess};
 use app::model::UserId;
-use app::protocol::{close_code, ServerEvent};
+use app::protocol::{close_code, ErrorCode, ServerEvent};
+use std::time::Duration;
 
 /// Three nodes of one cluster, on a database of their own.
 struct Nodes {
@@ -211,6 +213,56 @@ async fn login_limits_hold_for_the_cluster_as_a_whole() {
             .await;
         assert_eq!(response.status(), 429);
     }
+}
+
+#[tokio::test]
+async fn connection_caps_hold_for_the_cluster_as_a_whole() {
+    // Behind a load balancer, as `scripts/cluster.sh` runs them: the cap counts forwarded clients.
+    let flags = [
+        "--trusted-proxies",
+        "127.0.0.1",
+        "--max-connections-per-address",
+        "4",
+    ];
+    let Nodes { nodes, nats: _nats } = three_nodes_with(&flags).await;
+    let session = nodes[0].register("ada").await;
+    let client = "203.0.113.7";
+    let mut held = Vec::new();
+    for node in [&nodes[0], &nodes[0], &nodes[1], &nodes[1]] {
+        held.push(connect_for(node, &session, client).await.unwrap());
+    }
+    // Each node reports its counts every half second; until the third has heard, it may admit.
+    let refused = async {
+        loop {
+            match connect_for(&nodes[2], &session, client).await {
+                Ok(mut admitted) => {
+                    admitted.close().await;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                refused => return refusal(refused),
+            }
+        }
+    };
+    let refused = tokio::time::timeout(Duration::from_secs(10), refused)
+        .await
+        .expect("the third node learns of the sockets on the others");
+    assert_eq!(refused, (503, ErrorCode::Unavailable));
+    assert!(connect_for(&nodes[2], &session, "198.51.100.4")
+        .await
+        .is_ok());
+
+    held[0].close().await;
+    let freed = async {
+        loop {
+            if let Ok(socket) = connect_for(&nodes[2], &session, client).await {
+                return socket;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), freed)
+        .await
+        .expect("a socket closed on one node frees a place on another");
 }
 
 /// Sends until `count` messages are acknowledged or the connection dies; the acknowledged ids.
