@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test Natter has: formatting and lints, Rust unit tests, the server's integration tests once on
 # SQLite and once on a PostgreSQL cluster the tests start themselves, then the Playwright specs in
-# Debian's chromium against a dev build served by cargo-leptos on a throwaway database.
+# Debian's chromium against a dev build on a throwaway database.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -9,10 +9,21 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 cargo fmt --all --check
 cargo clippy -p app -p server --all-targets --features app/schema -- -D warnings
+# Every cargo call below selects the same packages and features, so the test build is the only one.
 cargo test -p app -p server --features app/schema
-NATTER_TEST_DATABASE=postgres cargo test -p server --features app/schema --test api
+NATTER_TEST_DATABASE=postgres cargo test -p app -p server --features app/schema --test api
 
+# The browser tests: cargo-leptos builds the wasm bundle and the site; the server is the binary the
+# tests above built (`cargo leptos end-to-end` would build it again, with other features).
+cargo leptos build --frontend-only
 E2E_DATA=$(mktemp -d)
-trap 'rm -rf "$E2E_DATA"' EXIT
 # The browser tests sign up many people from one address.
-NATTER_DATA_DIR="$E2E_DATA" NATTER_REGISTRATIONS_PER_HOUR=1000 cargo leptos end-to-end
+NATTER_DATA_DIR="$E2E_DATA" NATTER_REGISTRATIONS_PER_HOUR=1000 \
+  target/debug/natter --listen 127.0.0.1:3000 >"$E2E_DATA/server.log" 2>&1 &
+SERVER=$!
+trap 'kill "$SERVER" 2>/dev/null; wait "$SERVER" 2>/dev/null; rm -rf "$E2E_DATA"' EXIT
+if ! (cd end2end && npx playwright test); then
+  echo "--- the server's log:" >&2
+  tail -n 100 "$E2E_DATA/server.log" >&2
+  exit 1
+fi
