@@ -151,6 +151,7 @@ impl Cluster {
             .subscribe(subject.clone())
             .await
             .map_err(|e| Error::Internal(format!("NATS: {e}")))?;
+        counts.start_reporting();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(connection_counts::REPORT_EVERY);
             let mut ticks: u32 = 0;

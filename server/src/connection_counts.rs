@@ -11,7 +11,10 @@ use serde::{Deserialize, Serialize};
 use std::{
     collections::{HashMap, HashSet},
     net::IpAddr,
-    sync::{Arc, Mutex},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Mutex,
+    },
     time::{Duration, Instant},
 };
 
@@ -28,6 +31,8 @@ pub struct ConnectionCounts {
     per_client: usize,
     /// This node's name in reports, new at every start.
     node: String,
+    /// Whether other nodes hear of this one's counts; alone, a node keeps no record of changes.
+    reporting: AtomicBool,
     counts: Mutex<Counts>,
 }
 
@@ -66,7 +71,19 @@ impl ConnectionCounts {
         Self {
             per_client,
             node: crate::auth::new_token()[..16].to_string(),
+            reporting: AtomicBool::new(false),
             counts: Mutex::default(),
+        }
+    }
+
+    /// From now on, changes are kept for `reports`, which a cluster node sends on a timer.
+    pub fn start_reporting(&self) {
+        self.reporting.store(true, Ordering::Relaxed);
+    }
+
+    fn changed(&self, counts: &mut Counts, client: IpAddr) {
+        if self.reporting.load(Ordering::Relaxed) {
+            counts.changed.insert(client);
         }
     }
 
@@ -86,7 +103,7 @@ impl ConnectionCounts {
             return None;
         }
         *here += 1;
-        counts.changed.insert(client);
+        self.changed(&mut counts, client);
         Some(ClientSlot {
             counts: self.clone(),
             client,
@@ -193,7 +210,7 @@ impl Drop for ClientSlot {
                 counts.here.remove(&self.client);
             }
         }
-        counts.changed.insert(self.client);
+        self.counts.changed(&mut counts, self.client);
     }
 }
 
@@ -206,7 +223,9 @@ mod tests {
     }
 
     fn node(per_client: usize) -> Arc<ConnectionCounts> {
-        Arc::new(ConnectionCounts::new(per_client))
+        let node = Arc::new(ConnectionCounts::new(per_client));
+        node.start_reporting();
+        node
     }
 
     /// Hands every report `from` has now to `to`.
@@ -314,6 +333,13 @@ mod tests {
             b.admit(client).is_some(),
             "a went quiet: it died, or NATS is down"
         );
+    }
+
+    #[test]
+    fn a_node_alone_keeps_no_record_of_changes() {
+        let alone = Arc::new(ConnectionCounts::new(1));
+        drop(alone.admit(ip("10.0.0.1")).unwrap());
+        assert!(alone.lock().changed.is_empty());
     }
 
     #[test]
