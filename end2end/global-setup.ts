@@ -1,6 +1,6 @@
 import type { FullConfig } from "@playwright/test";
 
-/** Waits until the server answers /healthz: cargo-leptos starts it at the same time as the tests. */
+/** Waits until the server answers /healthz: it starts at the same time as the tests. */
 export default async function globalSetup(config: FullConfig) {
   const base = config.projects[0].use.baseURL ?? "http://127.0.0.1:3000";
   const deadline = Date.now() + 180_000;

@@ -1,6 +1,6 @@
 import { defineConfig } from "@playwright/test";
 
-// `cargo leptos end-to-end` starts the server and these tests together; global-setup.ts waits for it.
+// scripts/test.sh starts the server (at NATTER_URL) and these tests together; global-setup.ts waits for it.
 export default defineConfig({
   testDir: "./tests",
   globalSetup: "./global-setup.ts",

@@ -14,15 +14,22 @@ cargo test -p app -p server --features app/schema
 NATTER_TEST_DATABASE=postgres cargo test -p app -p server --features app/schema --test api
 
 # The browser tests: cargo-leptos builds the wasm bundle and the site; the server is the binary the
-# tests above built (`cargo leptos end-to-end` would build it again, with other features).
+# tests above built (`cargo leptos end-to-end` would build it again, with other features), on a free
+# port so that a `cargo leptos watch` left running on 3000 is never what the browser tests reach.
 cargo leptos build --frontend-only
 E2E_DATA=$(mktemp -d)
+E2E_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+stop_e2e_server() {
+  kill "$SERVER" 2>/dev/null || true
+  wait "$SERVER" 2>/dev/null || true
+  rm -rf "$E2E_DATA"
+}
 # The browser tests sign up many people from one address.
 NATTER_DATA_DIR="$E2E_DATA" NATTER_REGISTRATIONS_PER_HOUR=1000 \
-  target/debug/natter --listen 127.0.0.1:3000 >"$E2E_DATA/server.log" 2>&1 &
+  target/debug/natter --listen "127.0.0.1:$E2E_PORT" >"$E2E_DATA/server.log" 2>&1 &
 SERVER=$!
-trap 'kill "$SERVER" 2>/dev/null; wait "$SERVER" 2>/dev/null; rm -rf "$E2E_DATA"' EXIT
-if ! (cd end2end && npx playwright test); then
+trap stop_e2e_server EXIT
+if ! (cd end2end && NATTER_URL="http://127.0.0.1:$E2E_PORT" npx playwright test); then
   echo "--- the server's log:" >&2
   tail -n 100 "$E2E_DATA/server.log" >&2
   exit 1

@@ -38,7 +38,10 @@ impl TrustedProxies {
     pub fn parse_entry(text: &str) -> Result<IpNet, String> {
         let text = text.trim();
         text.parse::<IpNet>()
-            .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+            .or_else(|_| {
+                text.parse::<IpAddr>()
+                    .map(|ip| IpNet::from(ip.to_canonical()))
+            })
             .map_err(|_| {
                 format!("{text:?} is neither an IP address nor a network such as 10.0.0.0/8")
             })
@@ -61,11 +64,11 @@ impl TrustedProxies {
         if !self.trusts(peer) {
             return client_network(client);
         }
+        // Split the raw bytes: one entry that is not text must not hide the entries after it.
         let forwarded = headers
             .get_all("x-forwarded-for")
             .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
+            .flat_map(|value| value.as_bytes().split(|byte| *byte == b','))
             .collect::<Vec<_>>();
         for hop in forwarded.into_iter().rev() {
             // Something unreadable ends the chain: the last proxy that added an address stands in.
@@ -79,10 +82,16 @@ impl TrustedProxies {
     }
 }
 
-/// One `X-Forwarded-For` entry: an address, possibly with a port (`203.0.113.7:5100`, `[2001:db8::1]:80`).
-fn parse_hop(hop: &str) -> Option<IpAddr> {
-    let hop = hop.trim();
-    hop.parse::<IpAddr>()
+/// One `X-Forwarded-For` entry: an address, maybe bracketed or with a port (`203.0.113.7:5100`,
+/// `[2001:db8::1]`, `[2001:db8::1]:80`).
+fn parse_hop(hop: &[u8]) -> Option<IpAddr> {
+    let hop = std::str::from_utf8(hop).ok()?.trim();
+    let unbracketed = hop
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'));
+    unbracketed
+        .unwrap_or(hop)
+        .parse::<IpAddr>()
         .ok()
         .or_else(|| hop.parse::<SocketAddr>().ok().map(|socket| socket.ip()))
 }
@@ -181,6 +190,13 @@ mod tests {
         assert_eq!(proxies.client_of(peer, &chain), ip("203.0.113.7"));
         let ported = forwarded(&["[2001:db8:1:2::5]:4000, 10.0.0.3:80"]);
         assert_eq!(proxies.client_of(peer, &ported), ip("2001:db8:1:2::"));
+        let bracketed = forwarded(&["[2001:db8:1:2::5]"]);
+        assert_eq!(proxies.client_of(peer, &bracketed), ip("2001:db8:1:2::"));
+        // nginx appends the address it heard from to the client's own header, in one value.
+        let mut not_text = HeaderMap::new();
+        let value = axum::http::HeaderValue::from_bytes(b"\xff\xfe, 203.0.113.7").unwrap();
+        not_text.append("x-forwarded-for", value);
+        assert_eq!(proxies.client_of(peer, &not_text), ip("203.0.113.7"));
         let garbled = forwarded(&["203.0.113.7, bogus, 10.0.0.9"]);
         assert_eq!(proxies.client_of(peer, &garbled), ip("10.0.0.9"));
         assert_eq!(
@@ -194,6 +210,9 @@ mod tests {
     fn entries_are_addresses_or_networks() {
         assert!(TrustedProxies::parse_entry("127.0.0.1").is_ok());
         assert!(TrustedProxies::parse_entry("fd00::/8").is_ok());
+        let mapped =
+            TrustedProxies::new(vec![TrustedProxies::parse_entry("::ffff:10.0.0.1").unwrap()]);
+        assert!(mapped.trusts(ip("10.0.0.1")));
         assert!(TrustedProxies::parse_entry("nginx").is_err());
         assert!(TrustedProxies::parse_entry("10.0.0.0/33").is_err());
     }

@@ -133,9 +133,7 @@ impl Cluster {
         });
         Ok(())
     }
-}
 
-impl Cluster {
     /// Reports this node's connections per client to the other nodes and takes in theirs, so the
     /// per-client cap holds for the cluster (see `connection_counts`), until `shutdown`.
     pub async fn share_connection_counts(
@@ -147,35 +145,51 @@ impl Cluster {
             return Ok(());
         };
         let (client, subject) = (link.client.clone(), format!("{}.connections", link.prefix));
-        let mut reports = client
+        let mut heard = client
             .subscribe(subject.clone())
             .await
             .map_err(|e| Error::Internal(format!("NATS: {e}")))?;
         counts.start_reporting();
+        let cluster = self.clone();
         tokio::spawn(async move {
+            // From this one task, in order: a change never overtakes a full report.
+            let publish = |report: &CountsReport| {
+                let payload = serde_json::to_vec(report).expect("reports serialize");
+                // While NATS is away its queue fills up; the next full report repairs what waits.
+                tokio::time::timeout(
+                    connection_counts::REPORT_EVERY,
+                    client.publish(subject.clone(), payload.into()),
+                )
+            };
             let mut tick = tokio::time::interval(connection_counts::REPORT_EVERY);
             let mut ticks: u32 = 0;
             loop {
                 tokio::select! {
-                    _ = shutdown.cancelled() => return,
+                    _ = shutdown.cancelled() => break,
                     _ = tick.tick() => {
-                        let full = ticks.is_multiple_of(connection_counts::FULL_REPORT_EVERY);
+                        counts.forget_silent_nodes();
+                        let full = ticks.is_multiple_of(connection_counts::REPORTS_PER_FULL_REPORT);
                         ticks = ticks.wrapping_add(1);
-                        // Published in order from this one task: a change never overtakes a full report.
-                        for report in counts.reports(full) {
-                            let payload = serde_json::to_vec(&report).expect("reports serialize");
-                            if let Err(error) = client.publish(subject.clone(), payload.into()).await {
-                                tracing::debug!(%error, "connection counts were not published");
+                        let outgoing = counts.reports(full);
+                        if cluster.degraded() {
+                            continue;
+                        }
+                        for report in &outgoing {
+                            if !matches!(publish(report).await, Ok(Ok(()))) {
+                                tracing::debug!("connection counts were not published");
                             }
                         }
                     }
-                    Some(message) = reports.next() => {
+                    Some(message) = heard.next() => {
                         if let Some(report) = decode::<CountsReport>(&message.payload) {
                             counts.apply(report);
                         }
                     }
                 }
             }
+            // The sockets are closing: their clients will reconnect to the other nodes.
+            let _ = publish(&counts.leaving()).await;
+            let _ = tokio::time::timeout(connection_counts::REPORT_EVERY, client.flush()).await;
         });
         Ok(())
     }

@@ -1,11 +1,12 @@
 //! Open connections per client, counted for the whole cluster.
 //!
 //! Each node counts the connections it holds and tells the others over NATS: every half second what
-//! changed, and every ten seconds all of it (which repairs a lost report and introduces a new node).
-//! A node admits a connection while the client's connections here and those last reported elsewhere
-//! stay under the cap. Admission never waits on the network, so the cap holds to within what other
-//! nodes admitted since their last report; a node not heard from for thirty seconds counts for
-//! nothing (it died, or NATS is down and each node caps alone).
+//! changed, every ten seconds all of it (which repairs a lost report and introduces a new node), and
+//! that it holds nothing when it stops. A node admits a connection while the client's connections
+//! here and those last reported elsewhere stay under the cap. Admission never waits on the network,
+//! so the cap can be exceeded by what other nodes admitted since their last report (and, for a node
+//! that just started, by what the others hold until their next full report). A node not heard from
+//! for thirty seconds counts for nothing: it died, or NATS is down and each node caps alone.
 
 use serde::{Deserialize, Serialize};
 use std::{
@@ -20,8 +21,8 @@ use std::{
 
 /// How often a node reports what changed.
 pub const REPORT_EVERY: Duration = Duration::from_millis(500);
-/// How many reports apart a node reports all its counts.
-pub const FULL_REPORT_EVERY: u32 = 20;
+/// Every this many reports, a node reports all its counts, not only what changed.
+pub const REPORTS_PER_FULL_REPORT: u32 = 20;
 /// How long another node's counts stand without a word from it.
 const SILENCE_FORGOTTEN: Duration = Duration::from_secs(30);
 /// Entries per message, so a full report of a busy node stays far under NATS's payload limit.
@@ -144,15 +145,18 @@ impl ConnectionCounts {
             .collect()
     }
 
-    /// Takes in another node's report, and forgets nodes silent for too long.
-    pub fn apply(&self, report: CountsReport) {
-        self.apply_at(report, Instant::now());
+    /// What this node says when it stops: it holds nothing.
+    pub fn leaving(&self) -> CountsReport {
+        CountsReport {
+            node: self.node.clone(),
+            full: true,
+            clients: Vec::new(),
+        }
     }
 
-    fn apply_at(&self, report: CountsReport, now: Instant) {
-        if report.node == self.node {
-            return;
-        }
+    /// Takes in another node's report. (NATS never echoes a node's own reports back to it.)
+    pub fn apply(&self, report: CountsReport) {
+        let now = Instant::now();
         let mut counts = self.lock();
         let Counts {
             elsewhere,
@@ -178,6 +182,20 @@ impl ConnectionCounts {
                 node.clients.insert(client, count);
             }
         }
+    }
+
+    /// Stops counting what nodes silent for too long reported.
+    pub fn forget_silent_nodes(&self) {
+        self.forget_silent_nodes_at(Instant::now());
+    }
+
+    fn forget_silent_nodes_at(&self, now: Instant) {
+        let mut counts = self.lock();
+        let Counts {
+            elsewhere,
+            elsewhere_total,
+            ..
+        } = &mut *counts;
         let silent: Vec<String> = elsewhere
             .iter()
             .filter(|(_, node)| now.duration_since(node.heard) > SILENCE_FORGOTTEN)
@@ -320,15 +338,13 @@ mod tests {
 
     #[test]
     fn a_silent_node_counts_for_nothing() {
-        let (a, b, c) = (node(1), node(1), node(1));
+        let (a, b) = (node(1), node(1));
         let client = ip("203.0.113.7");
         let _held = a.admit(client).unwrap();
         tell(&a, &b, true);
-        assert!(b.admit(client).is_none());
-        let later = Instant::now() + SILENCE_FORGOTTEN + Duration::from_secs(1);
-        for report in c.reports(true) {
-            b.apply_at(report, later);
-        }
+        b.forget_silent_nodes();
+        assert!(b.admit(client).is_none(), "a was heard from just now");
+        b.forget_silent_nodes_at(Instant::now() + SILENCE_FORGOTTEN + Duration::from_secs(1));
         assert!(
             b.admit(client).is_some(),
             "a went quiet: it died, or NATS is down"
@@ -336,19 +352,20 @@ mod tests {
     }
 
     #[test]
+    fn a_node_that_stops_frees_its_clients_places() {
+        let (a, b) = (node(1), node(1));
+        let client = ip("203.0.113.7");
+        let _held = a.admit(client).unwrap();
+        tell(&a, &b, false);
+        assert!(b.admit(client).is_none());
+        b.apply(a.leaving());
+        assert!(b.admit(client).is_some());
+    }
+
+    #[test]
     fn a_node_alone_keeps_no_record_of_changes() {
         let alone = Arc::new(ConnectionCounts::new(1));
         drop(alone.admit(ip("10.0.0.1")).unwrap());
         assert!(alone.lock().changed.is_empty());
-    }
-
-    #[test]
-    fn a_node_ignores_its_own_reports() {
-        let a = node(1);
-        let client = ip("10.0.0.1");
-        let slot = a.admit(client).unwrap();
-        tell(&a, &a, true);
-        drop(slot);
-        assert!(a.admit(client).is_some());
     }
 }

@@ -100,14 +100,18 @@ pub async fn serve(
                 }
             },
         };
-        let slot = open.admit().and_then(|total| {
-            if limits.trusted_proxies.trusts(peer.ip()) {
-                return Some((total, None));
-            }
-            let client = limits.per_client.admit(client_network(peer.ip()))?;
-            Some((total, Some(client)))
+        let places = open.admit().and_then(|total| {
+            // A proxy carries many clients: each is counted when it opens a WebSocket.
+            let client = match limits.trusted_proxies.trusts(peer.ip()) {
+                true => None,
+                false => Some(limits.per_client.admit(client_network(peer.ip()))?),
+            };
+            Some(Places {
+                _total: total,
+                _client: client,
+            })
         });
-        let Some(slot) = slot else {
+        let Some(places) = places else {
             tracing::debug!(%peer, "refused a connection over the limit");
             refuse(stream);
             continue;
@@ -120,7 +124,7 @@ pub async fn serve(
         });
         let io = TokioIo::new(Counted {
             stream,
-            _slot: slot,
+            _places: places,
         });
         let mut connection = builder.serve_connection(io, service).with_upgrades();
         let shutdown = shutdown.clone();
@@ -235,10 +239,17 @@ impl Drop for TotalSlot {
     }
 }
 
-/// A connection that holds its slot for as long as it lives, through a WebSocket upgrade too.
+/// A connection's places in the counts, freed when it is dropped.
+struct Places {
+    _total: TotalSlot,
+    /// None for a trusted proxy's connection.
+    _client: Option<ClientSlot>,
+}
+
+/// A connection that holds its places for as long as it lives, through a WebSocket upgrade too.
 struct Counted {
     stream: TcpStream,
-    _slot: (TotalSlot, Option<ClientSlot>),
+    _places: Places,
 }
 
 impl AsyncRead for Counted {

@@ -41,10 +41,6 @@ impl Application {
         let mut leptos_options = get_configuration(None)
             .map_err(|e| Error::Internal(format!("leptos configuration: {e}")))?
             .leptos_options;
-        if leptos_options.output_name.is_empty() {
-            // Built without cargo-leptos (plain `cargo test`): use the site's name from Cargo.toml.
-            leptos_options.output_name = "natter".into();
-        }
         let listen = config.listen.unwrap_or(leptos_options.site_addr);
 
         if config.database_url.is_none() {
@@ -73,11 +69,11 @@ impl Application {
         state
             .live
             .cluster
-            .share_connection_counts(state.connections.clone(), state.live.shutdown.clone())
+            .share_connection_counts(state.connection_counts.clone(), state.live.shutdown.clone())
             .await?;
         let room = serve::connection_room();
         let limits = ConnectionLimits {
-            per_client: state.connections.clone(),
+            per_client: state.connection_counts.clone(),
             trusted_proxies: state.settings.trusted_proxies.clone(),
             total: config.max_connections.map_or(room, |asked| asked.min(room)),
             header_timeout: Duration::from_secs(config.header_timeout_secs),

@@ -26,7 +26,7 @@ pub struct AppState {
     /// The socket tasks, so shutdown can wait for their close frames to go out.
     pub sockets: TaskTracker,
     /// Open connections per client, on this node and as the other nodes report theirs.
-    pub connections: Arc<ConnectionCounts>,
+    pub connection_counts: Arc<ConnectionCounts>,
 }
 
 /// What the socket loop needs: the database, and this node's connections and delivery.
@@ -106,7 +106,7 @@ impl AppState {
                 live.db.clone(),
                 settings.registrations_per_hour,
             )),
-            connections: Arc::new(ConnectionCounts::new(settings.connections_per_client)),
+            connection_counts: Arc::new(ConnectionCounts::new(settings.connections_per_client)),
             live,
             settings: Arc::new(settings),
             leptos_options,

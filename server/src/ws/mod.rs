@@ -46,7 +46,7 @@ pub async fn upgrade(
     // A direct connection took its client's place when it was accepted; one through a proxy takes
     // it now, and keeps it as long as the socket lives.
     let slot = if client.via_proxy {
-        match state.connections.admit(client.network) {
+        match state.connection_counts.admit(client.network) {
             Some(slot) => Some(slot),
             None => return Error::TooManyConnections.into_response(),
         }

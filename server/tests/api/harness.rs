@@ -202,6 +202,30 @@ impl TestApp {
     pub async fn connect_with_receive_buffer(&self, session: &Session, bytes: u32) -> Client {
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
         socket.set_recv_buffer_size(bytes).unwrap();
+        self.handshake(socket, session)
+            .await
+            .expect("handshake accepted")
+    }
+
+    /// Like `connect`, from the local address `from` (any of 127.0.0.0/8), or the refusal.
+    pub async fn try_connect_from(
+        &self,
+        session: &Session,
+        from: &str,
+    ) -> Result<Client, tokio_tungstenite::tungstenite::Error> {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket
+            .bind(SocketAddr::new(from.parse().unwrap(), 0))
+            .unwrap();
+        self.handshake(socket, session).await
+    }
+
+    /// Opens a socket with a Bearer token over `socket` and reads its `ready`.
+    async fn handshake(
+        &self,
+        socket: tokio::net::TcpSocket,
+        session: &Session,
+    ) -> Result<Client, tokio_tungstenite::tungstenite::Error> {
         let stream = socket.connect(self.addr).await.expect("connected");
         let mut request = format!("ws://{}/ws", self.addr)
             .into_client_request()
@@ -210,9 +234,8 @@ impl TestApp {
             "authorization",
             HeaderValue::from_str(&format!("Bearer {}", session.token)).unwrap(),
         );
-        let (ws, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream))
-            .await
-            .expect("handshake accepted");
+        let (ws, _) =
+            tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream)).await?;
         let mut client = Client {
             ws,
             next_id: 0,
@@ -222,7 +245,7 @@ impl TestApp {
             client.next_event().await,
             ServerEvent::Ready { .. }
         ));
-        client
+        Ok(client)
     }
 
     pub async fn try_connect(

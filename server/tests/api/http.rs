@@ -7,6 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
+use tokio_tungstenite::tungstenite::Error as WsError;
 
 /// Longer than any timeout these tests configure, so "closed within the timeout" fails by hanging
 /// past it rather than by racing a clock.
@@ -128,6 +129,21 @@ async fn one_address_cannot_take_every_connection() {
     tokio::time::timeout(PATIENCE, freed)
         .await
         .expect("a freed place is taken");
+}
+
+#[tokio::test]
+async fn a_websocket_holds_the_one_place_its_connection_took() {
+    let app = spawn_app_with(&["--max-connections-per-address", "2"]).await;
+    let session = app.register("ada").await;
+    // Not from 127.0.0.1, where the test's HTTP client keeps connections open.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        held.push(app.try_connect_from(&session, "127.0.0.9").await.unwrap());
+    }
+    match app.try_connect_from(&session, "127.0.0.9").await {
+        Err(WsError::Http(response)) => assert_eq!(response.status(), 503),
+        other => panic!("expected 503, got {:?}", other.map(|_| ())),
+    }
 }
 
 #[tokio::test]

@@ -44,16 +44,24 @@ pub async fn connect_for(
     Ok(socket)
 }
 
-/// What a refused handshake answered: its status and error code.
-pub fn refusal(refused: Result<Client, WsError>) -> (u16, ErrorCode) {
+/// What a refused handshake answered: its status and error.
+pub fn refusal(refused: Result<Client, WsError>) -> (u16, ApiError) {
     match refused {
         Err(WsError::Http(response)) => {
             let body = response.body().as_deref().unwrap_or_default();
-            let error: ApiError = serde_json::from_slice(body).expect("an API error");
-            (response.status().as_u16(), error.code)
+            let error = serde_json::from_slice(body).expect("an API error");
+            (response.status().as_u16(), error)
         }
         other => panic!("expected a refusal, got {:?}", other.map(|_| ())),
     }
+}
+
+/// Asserts that a handshake was refused at the upgrade for its client's connection cap (a
+/// connection refused when accepted gets a 503 without `retry_after_secs`).
+pub fn assert_over_the_cap_at_the_upgrade(refused: Result<Client, WsError>) {
+    let (status, error) = refusal(refused);
+    assert_eq!((status, error.code), (503, ErrorCode::Unavailable));
+    assert_eq!(error.retry_after_secs, Some(5), "{error:?}");
 }
 
 #[tokio::test]
@@ -102,10 +110,7 @@ async fn sockets_through_a_proxy_are_capped_per_forwarded_client() {
     for _ in 0..2 {
         held.push(connect_for(&app, &session, "203.0.113.7").await.unwrap());
     }
-    assert_eq!(
-        refusal(connect_for(&app, &session, "203.0.113.7").await),
-        (503, ErrorCode::Unavailable)
-    );
+    assert_over_the_cap_at_the_upgrade(connect_for(&app, &session, "203.0.113.7").await);
     // The proxy's own connections are not capped per address: it carries everyone.
     for _ in 0..2 {
         held.push(connect_for(&app, &session, "198.51.100.4").await.unwrap());
