@@ -3,8 +3,11 @@
 # http://127.0.0.1:3000 spreading HTTP and WebSocket connections over the nodes (round robin, no
 # sticky sessions). Everything lives under ./data/cluster and stops with Ctrl-C.
 #
-# Ports (change with the environment variables): nginx NATTER_CLUSTER_PORT (3000), the nodes 3101 to
-# 3103, PostgreSQL 55432 and NATS 54222, away from the machine's own services.
+# Ports (change with the environment variables): nginx NATTER_CLUSTER_PORT (3000), the nodes
+# NATTER_CLUSTER_NODE_PORTS ("3101 3102 3103"), PostgreSQL NATTER_CLUSTER_PG_PORT (55432) and NATS
+# NATTER_CLUSTER_NATS_PORT (54222), away from the machine's own services. NATTER_CLUSTER_DIR moves
+# ./data/cluster; NATTER_CLUSTER_BINARY runs a natter binary already built (with its site in
+# target/site) instead of building the release site, as the test command does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -13,16 +16,19 @@ export PATH="$HOME/.cargo/bin:$PATH"
 PORT=${NATTER_CLUSTER_PORT:-3000}
 PG_PORT=${NATTER_CLUSTER_PG_PORT:-55432}
 NATS_PORT=${NATTER_CLUSTER_NATS_PORT:-54222}
-NODE_PORTS=(3101 3102 3103)
-DIR=$PWD/data/cluster
+read -r -a NODE_PORTS <<<"${NATTER_CLUSTER_NODE_PORTS:-3101 3102 3103}"
+DIR=${NATTER_CLUSTER_DIR:-$PWD/data/cluster}
+BINARY=${NATTER_CLUSTER_BINARY:-target/release/natter}
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
 say() { printf '[cluster] %s\n' "$*"; }
 
 # PostgreSQL refuses to run as root: it runs as the postgres user that Debian's package creates.
 as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
-say "building the release site"
-cargo leptos build --release
+if [ -z "${NATTER_CLUSTER_BINARY:-}" ]; then
+  say "building the release site"
+  cargo leptos build --release
+fi
 mkdir -p "$DIR"
 
 PIDS=()
@@ -56,7 +62,7 @@ PIDS+=($!)
 
 for port in "${NODE_PORTS[@]}"; do
   say "node on port $port"
-  LEPTOS_SITE_ROOT=target/site target/release/natter \
+  LEPTOS_SITE_ROOT=target/site "$BINARY" \
     --listen "127.0.0.1:$port" --public-url "http://127.0.0.1:$PORT" \
     --database-url "postgres://postgres@127.0.0.1:$PG_PORT/natter" \
     --nats-url "nats://127.0.0.1:$NATS_PORT" --trusted-proxies 127.0.0.1 >"$DIR/node-$port.log" 2>&1 &
@@ -90,7 +96,8 @@ $UPSTREAMS
 }
 EOF
 say "nginx on port $PORT"
-nginx -c "$DIR/nginx.conf" -p "$DIR" &
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+"$NGINX" -c "$DIR/nginx.conf" -p "$DIR" &
 PIDS+=($!)
 
 for _ in $(seq 100); do
