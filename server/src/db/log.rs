@@ -357,20 +357,14 @@ impl Db {
             };
             events.push((row.pos, row.seq, stream, fact));
         }
-        let message_ids: Vec<MessageId> = events
-            .iter()
-            .filter_map(|(_, _, _, fact)| match fact {
-                Fact::MessageSent { message_id } => Some(*message_id),
-                _ => None,
-            })
-            .collect();
-        let chat_ids: Vec<ChatId> = events
-            .iter()
-            .filter_map(|(_, _, _, fact)| match fact {
-                Fact::ChatJoined { chat_id } => Some(*chat_id),
-                _ => None,
-            })
-            .collect();
+        // What the facts name, read below in one query per kind.
+        let (mut message_ids, mut chat_ids) = (Vec::new(), Vec::new());
+        for (_, _, _, fact) in &events {
+            match fact {
+                Fact::MessageSent { message_id } => message_ids.push(*message_id),
+                Fact::ChatJoined { chat_id } => chat_ids.push(*chat_id),
+            }
+        }
         let mut messages: HashMap<_, _> = load_messages(&self.read, &message_ids)
             .await?
             .into_iter()
