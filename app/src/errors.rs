@@ -120,6 +120,43 @@ pub enum Refusal {
     PasswordTooShort { min_chars: usize },
     #[error("A password has at most {max_bytes} bytes.")]
     PasswordTooLong { max_bytes: usize },
+    #[error("There is no one with that username.")]
+    UnknownUsername,
+    /// Name the person by `user_id` or by `username`: one of the two.
+    #[error("Name the person by user_id or by username, not both and not neither.")]
+    PersonUnnamed,
+    #[error("That is you.")]
+    ContactIsSelf,
+    #[error("You are friends already.")]
+    AlreadyFriends,
+    #[error("You asked them already; wait for their answer.")]
+    AlreadyRequested,
+    #[error("There is no friend request to answer or cancel.")]
+    NoFriendRequest,
+    #[error("You are not friends.")]
+    NotFriends,
+    #[error("You blocked them already.")]
+    AlreadyBlocked,
+    #[error("You have not blocked them.")]
+    NotBlocked,
+    /// The asker blocked this person: unblocking comes first.
+    #[error("You blocked them: unblock them first.")]
+    YouBlocked { user_id: UserId },
+    /// They blocked the asker, or take no requests, or have too many waiting: which is not said.
+    #[error("They are not taking friend requests from you.")]
+    RequestsNotAllowed { user_id: UserId },
+    /// They blocked the sender, or take direct messages from friends only: which is not said.
+    #[error("They are not taking direct messages from you.")]
+    MessagesNotAllowed { user_id: UserId },
+    #[error("You have {max} friends, the most one may have.")]
+    TooManyFriends { max: usize },
+    /// The other person has as many friends as one may.
+    #[error("They have {max} friends, the most one may have.")]
+    TheyHaveTooManyFriends { max: usize },
+    #[error("You have {max} friend requests waiting for an answer: cancel some first.")]
+    TooManyRequests { max: usize },
+    #[error("You have blocked {max} people, the most one may: unblock some first.")]
+    TooManyBlocked { max: usize },
 }
 
 impl Refusal {
@@ -127,9 +164,25 @@ impl Refusal {
     pub fn code(self) -> ErrorCode {
         match self {
             Refusal::NotMember { .. } => ErrorCode::Forbidden,
-            Refusal::UnknownUser { .. } => ErrorCode::NotFound,
+            Refusal::UnknownUser { .. }
+            | Refusal::UnknownUsername
+            | Refusal::NoFriendRequest
+            | Refusal::NotFriends
+            | Refusal::NotBlocked => ErrorCode::NotFound,
+            Refusal::RequestsNotAllowed { .. } | Refusal::MessagesNotAllowed { .. } => {
+                ErrorCode::Forbidden
+            }
             Refusal::MessageTooLong { .. } => ErrorCode::TooLarge,
-            Refusal::NonceReused | Refusal::UsernameTaken => ErrorCode::Conflict,
+            Refusal::NonceReused
+            | Refusal::UsernameTaken
+            | Refusal::AlreadyFriends
+            | Refusal::AlreadyRequested
+            | Refusal::AlreadyBlocked
+            | Refusal::YouBlocked { .. }
+            | Refusal::TooManyFriends { .. }
+            | Refusal::TheyHaveTooManyFriends { .. }
+            | Refusal::TooManyRequests { .. }
+            | Refusal::TooManyBlocked { .. } => ErrorCode::Conflict,
             Refusal::DirectChatWithSelf
             | Refusal::MessageBlank
             | Refusal::MessageControlCharacter
@@ -139,7 +192,9 @@ impl Refusal {
             | Refusal::UsernameCharacters
             | Refusal::UsernameStart
             | Refusal::PasswordTooShort { .. }
-            | Refusal::PasswordTooLong { .. } => ErrorCode::Invalid,
+            | Refusal::PasswordTooLong { .. }
+            | Refusal::PersonUnnamed
+            | Refusal::ContactIsSelf => ErrorCode::Invalid,
         }
     }
 

@@ -61,6 +61,88 @@ pub struct Person {
     pub online: bool,
 }
 
+/// `as_str` and `from_stored`: the names an enum is stored under in the database.
+macro_rules! stored_names {
+    ($name:ident { $($variant:ident => $text:literal),* $(,)? }) => {
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),* }
+            }
+
+            pub fn from_stored(name: &str) -> Option<Self> {
+                match name { $($text => Some($name::$variant),)* _ => None }
+            }
+        }
+    };
+}
+/// Where someone stands with me, as I see it. Whether they blocked me is never shown.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Relation {
+    /// Nothing between us (a request was cancelled or rejected, a friendship ended, or never began).
+    #[default]
+    None,
+    Friend,
+    /// I asked them to be friends; they have not answered.
+    RequestSent,
+    /// They asked me; I have not answered.
+    RequestReceived,
+    /// I blocked them: no requests or direct messages either way, and they see none of my presence.
+    Blocked,
+}
+
+stored_names!(Relation {
+    None => "none",
+    Friend => "friend",
+    RequestSent => "request_sent",
+    RequestReceived => "request_received",
+    Blocked => "blocked",
+});
+
+/// Someone I have a relation with, and since when it stands.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    pub user: User,
+    pub relation: Relation,
+    /// When the relation last changed.
+    pub since: Timestamp,
+}
+
+/// Who may open a direct chat with me and message me in it.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessagePolicy {
+    #[default]
+    Everyone,
+    Friends,
+}
+
+/// Who may send me friend requests.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestPolicy {
+    #[default]
+    Everyone,
+    Nobody,
+}
+
+/// A user's own choices about what others may do. Only the user sees them.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    #[serde(default)]
+    pub direct_messages: MessagePolicy,
+    #[serde(default)]
+    pub friend_requests: RequestPolicy,
+}
+
+stored_names!(MessagePolicy { Everyone => "everyone", Friends => "friends" });
+stored_names!(RequestPolicy { Everyone => "everyone", Nobody => "nobody" });
+
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -211,6 +293,13 @@ pub mod limits {
     /// Characters of a message a chat list's preview shows.
     pub const PREVIEW_MAX_CHARS: usize = 100;
     pub const SYNC_BATCH_MAX: u32 = 500;
+    /// Friends one person may have.
+    pub const FRIENDS_MAX: usize = 1000;
+    /// Friend requests one person may have waiting for an answer, sent or received.
+    pub const REQUESTS_SENT_MAX: usize = 100;
+    pub const REQUESTS_RECEIVED_MAX: usize = 1000;
+    /// People one person may block.
+    pub const BLOCKED_MAX: usize = 1000;
     /// The largest HTTP request body the API reads.
     pub const HTTP_BODY_MAX_BYTES: usize = 16 * 1024;
     /// The largest WebSocket text frame the server reads.

@@ -6,7 +6,8 @@
 
 pub use crate::errors::{ApiError, ErrorCode, Refusal};
 use crate::model::{
-    Chat, ChatId, ChatPosition, Message, MessageId, Person, Pos, Seq, User, UserId,
+    Chat, ChatId, ChatPosition, Contact, Message, MessageId, MessagePolicy, Person, Pos,
+    RequestPolicy, Seq, Settings, User, UserId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -84,6 +85,44 @@ pub enum ClientEvent {
         /// ahead of the log or older than the log keeps answers `resync_required`.
         after: Pos,
     },
+    /// Everyone the user has a relation with: friends, requests either way, people they blocked.
+    /// Replies `contacts`.
+    #[serde(rename = "contacts:list")]
+    ContactsList,
+    /// Asks someone to be friends, named by `user_id` or by `username` (one of the two). If they
+    /// asked first, this accepts. Replies `contact`.
+    #[serde(rename = "friend:request")]
+    FriendRequest {
+        #[serde(default)]
+        user_id: Option<UserId>,
+        #[serde(default)]
+        username: Option<String>,
+    },
+    /// Withdraws a request the user sent. Replies `contact`.
+    #[serde(rename = "friend:cancel")]
+    FriendCancel { user_id: UserId },
+    /// Accepts a request the user received. Replies `contact`.
+    #[serde(rename = "friend:accept")]
+    FriendAccept { user_id: UserId },
+    /// Turns down a request the user received; the sender may ask again. Replies `contact`.
+    #[serde(rename = "friend:reject")]
+    FriendReject { user_id: UserId },
+    /// Ends a friendship. Replies `contact`.
+    #[serde(rename = "friend:remove")]
+    FriendRemove { user_id: UserId },
+    /// Blocks someone, ending any friendship or request between the two. Replies `contact`.
+    #[serde(rename = "user:block")]
+    UserBlock { user_id: UserId },
+    #[serde(rename = "user:unblock")]
+    UserUnblock { user_id: UserId },
+    /// Changes the settings given; the others stay. Replies `settings`.
+    #[serde(rename = "settings:update")]
+    SettingsUpdate {
+        #[serde(default)]
+        direct_messages: Option<MessagePolicy>,
+        #[serde(default)]
+        friend_requests: Option<RequestPolicy>,
+    },
 }
 
 /// One server frame.
@@ -105,6 +144,9 @@ pub enum ServerEvent {
         /// The `seq` of your newest user event (such as `chat:new`); the next carries `user_seq + 1`.
         user_seq: Seq,
         people: Vec<Person>,
+        /// Everyone the user has a relation with.
+        contacts: Vec<Contact>,
+        settings: Settings,
         /// The first page of the user's chats, most recently active first.
         chats: Vec<Chat>,
         /// More chats follow: ask `chats:list` from the last one's position.
@@ -131,6 +173,21 @@ pub enum ServerEvent {
     /// The user became a member of a chat. A user event: `seq` counts in the user's own events.
     #[serde(rename = "chat:new")]
     ChatNew { pos: Pos, seq: Seq, chat: Chat },
+    /// The user's relation with someone changed: by their own doing (on any device) or the other
+    /// person's. A user event.
+    #[serde(rename = "contact:changed")]
+    ContactChanged {
+        pos: Pos,
+        seq: Seq,
+        contact: Contact,
+    },
+    /// The user changed their settings (on any device). A user event.
+    #[serde(rename = "settings:changed")]
+    SettingsChanged {
+        pos: Pos,
+        seq: Seq,
+        settings: Settings,
+    },
     /// Someone came online or went offline. Presence is not part of the log: it carries no `pos`.
     #[serde(rename = "user:status")]
     UserStatus { person: Person },
@@ -140,7 +197,10 @@ impl ServerEvent {
     /// The log position of an event that changed state, if it is one.
     pub fn pos(&self) -> Option<Pos> {
         match self {
-            ServerEvent::MessageNew { pos, .. } | ServerEvent::ChatNew { pos, .. } => Some(*pos),
+            ServerEvent::MessageNew { pos, .. }
+            | ServerEvent::ChatNew { pos, .. }
+            | ServerEvent::ContactChanged { pos, .. }
+            | ServerEvent::SettingsChanged { pos, .. } => Some(*pos),
             _ => None,
         }
     }
@@ -170,6 +230,15 @@ pub enum Reply {
         /// Newest first.
         messages: Vec<Message>,
         has_more: bool,
+    },
+    Contact {
+        contact: Contact,
+    },
+    Contacts {
+        contacts: Vec<Contact>,
+    },
+    Settings {
+        settings: Settings,
     },
     Sync {
         /// Oldest first; apply them in order.

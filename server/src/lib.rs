@@ -11,6 +11,7 @@ pub mod hub;
 pub mod pages;
 pub mod password;
 pub mod presence;
+pub mod relations;
 pub mod relay;
 pub mod routes;
 pub mod security;

@@ -3,7 +3,9 @@
 //! Plain data with no signals or sockets inside, so every rule here is unit tested natively. The
 //! socket layer keeps one `Store` in a signal and sends whatever requests these methods return.
 
-use crate::model::{Chat, ChatId, Message, MessageBody, Person, Pos, Seq, User, UserId};
+use crate::model::{
+    Chat, ChatId, Contact, Message, MessageBody, Person, Pos, Relation, Seq, Settings, User, UserId,
+};
 use crate::protocol::{ApiError, ClientEvent, ErrorCode, Reply, Request, RequestId, ServerEvent};
 use std::collections::HashMap;
 
@@ -30,6 +32,9 @@ pub struct Store {
     pub me: Option<User>,
     /// Everyone but me, by username.
     pub people: Vec<Person>,
+    /// Everyone I have a relation with, by user.
+    pub contacts: HashMap<UserId, Contact>,
+    pub settings: Settings,
     /// Most recent activity first.
     pub chats: Vec<Chat>,
     /// The server has older chats than those loaded.
@@ -105,11 +110,15 @@ impl Store {
                 pos,
                 user_seq,
                 people,
+                contacts,
+                settings,
                 chats,
                 more_chats,
             } => {
                 self.me = Some(user);
                 self.set_people(people);
+                self.set_contacts(contacts);
+                self.settings = settings;
                 for chat in chats {
                     self.upsert_chat(chat);
                 }
@@ -169,9 +178,18 @@ impl Store {
                 self.add_message(message);
             }
             ServerEvent::ChatNew { seq, chat, .. } => {
-                self.reload |= self.syncing.is_none() && seq > self.user_seq + 1;
-                self.user_seq = self.user_seq.max(seq);
+                self.user_event(seq);
                 self.upsert_chat(chat);
+            }
+            ServerEvent::ContactChanged { seq, contact, .. } => {
+                if self.user_event(seq) {
+                    self.set_contact(contact);
+                }
+            }
+            ServerEvent::SettingsChanged { seq, settings, .. } => {
+                if self.user_event(seq) {
+                    self.settings = settings;
+                }
             }
             ServerEvent::UserStatus { person } => {
                 let mut people = std::mem::take(&mut self.people);
@@ -198,6 +216,9 @@ impl Store {
                 self.more_chats = has_more;
             }
             Reply::Message { message } => self.add_message(message),
+            Reply::Contact { contact } => self.set_contact(contact),
+            Reply::Contacts { contacts } => self.set_contacts(contacts),
+            Reply::Settings { settings } => self.settings = settings,
             Reply::History {
                 chat_id,
                 messages,
@@ -341,6 +362,30 @@ impl Store {
         })
     }
 
+    /// Takes in the `seq` of one of my own events; false if it is one applied already. A skipped
+    /// `seq` means one was missed.
+    fn user_event(&mut self, seq: Seq) -> bool {
+        self.reload |= self.syncing.is_none() && seq > self.user_seq + 1;
+        let new = seq > self.user_seq;
+        self.user_seq = self.user_seq.max(seq);
+        new
+    }
+
+    fn set_contacts(&mut self, contacts: Vec<Contact>) {
+        self.contacts = contacts
+            .into_iter()
+            .map(|contact| (contact.user.id, contact))
+            .collect();
+    }
+
+    fn set_contact(&mut self, contact: Contact) {
+        if contact.relation == Relation::None {
+            self.contacts.remove(&contact.user.id);
+        } else {
+            self.contacts.insert(contact.user.id, contact);
+        }
+    }
+
     fn set_people(&mut self, mut people: Vec<Person>) {
         let me = self.me.as_ref().map(|user| user.id);
         people.retain(|person| Some(person.user.id) != me);
@@ -445,6 +490,8 @@ mod tests {
                     online: false,
                 },
             ],
+            contacts: vec![],
+            settings: Settings::default(),
             chats: vec![chat(1)],
             more_chats: false,
         }
@@ -526,6 +573,8 @@ mod tests {
             pos: 0,
             user_seq: 0,
             people,
+            contacts: vec![],
+            settings: Settings::default(),
             chats: vec![chat(1)],
             more_chats: true,
         });
@@ -732,6 +781,47 @@ mod tests {
         assert_eq!(store.position.as_ref().map(|p| p.pos), Some(21));
         let ids: Vec<_> = store.messages[&ChatId(1)].iter().map(|m| m.id.0).collect();
         assert_eq!(ids, vec![2, 9]);
+    }
+
+    #[test]
+    fn contact_changes_apply_once_and_none_forgets() {
+        let mut store = Store::default();
+        store.apply(ready(0));
+        let contact = |relation| Contact {
+            user: user(2, "bob"),
+            relation,
+            since: 5,
+        };
+        store.apply(ServerEvent::ContactChanged {
+            pos: 1,
+            seq: 1,
+            contact: contact(Relation::RequestReceived),
+        });
+        store.apply(ServerEvent::ContactChanged {
+            pos: 2,
+            seq: 2,
+            contact: contact(Relation::Friend),
+        });
+        // A replay of the first, from a sync that overlaps what was pushed: skipped.
+        store.apply(ServerEvent::ContactChanged {
+            pos: 1,
+            seq: 1,
+            contact: contact(Relation::RequestReceived),
+        });
+        assert_eq!(store.contacts[&UserId(2)].relation, Relation::Friend);
+        store.apply(ServerEvent::ContactChanged {
+            pos: 3,
+            seq: 3,
+            contact: contact(Relation::None),
+        });
+        assert!(store.contacts.is_empty());
+        assert!(!store.reload);
+        store.apply(ServerEvent::SettingsChanged {
+            pos: 5,
+            seq: 5,
+            settings: Settings::default(),
+        });
+        assert!(store.take_reload(), "seq 4 was missed");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //!
 //! Locks are taken in one order everywhere: chat rows, then user rows (by id), then the log's head.
 
+use super::contacts::may_message_in;
 use super::log::{next_chat_seq, next_user_seq, Append, Fact, Logged, Stream};
 use super::{placeholders, refuse, rows_for_ids, Db};
 use crate::error::{Error, Result};
@@ -113,15 +114,17 @@ impl Db {
         if other == me.id {
             return Err(Refusal::DirectChatWithSelf.into());
         }
-        let Some(other) = self.user(other).await? else {
-            return Err(Refusal::UnknownUser { user_id: other }.into());
-        };
-        let (low, high) = if me.id < other.id {
-            (me.id, other.id)
+        let (low, high) = if me.id < other {
+            (me.id, other)
         } else {
-            (other.id, me.id)
+            (other, me.id)
         };
         let key = format!("{low}:{high}");
+        // A chat that exists stays open to both, whatever they allow now: its history is theirs.
+        if let Some(id) = self.direct_chat_id(&key).await? {
+            return Ok((self.chat(id).await?, Vec::new()));
+        }
+        let other = self.may_open_direct(me.id, other).await?;
         let mut tx = self.write.begin().await?;
         let created = sqlx::query_scalar::<_, i64>(
             "INSERT INTO chats (kind, direct_key, created_at, active_at) VALUES ($1, $2, $3, $3)
@@ -134,11 +137,11 @@ impl Db {
         .await?;
         let Some(id) = created else {
             tx.rollback().await?;
-            let id = sqlx::query_scalar::<_, i64>("SELECT id FROM chats WHERE direct_key = $1")
-                .bind(&key)
-                .fetch_one(&self.read)
-                .await?;
-            return Ok((self.chat(ChatId(id)).await?, Vec::new()));
+            let id = self
+                .direct_chat_id(&key)
+                .await?
+                .ok_or_else(|| Error::Internal(format!("direct chat {key} vanished")))?;
+            return Ok((self.chat(id).await?, Vec::new()));
         };
         let mut members = vec![me.clone(), other];
         members.sort_by_key(|member| member.id);
@@ -226,6 +229,14 @@ impl Db {
         let logged = append.write(&mut tx, now).await?;
         tx.commit().await?;
         Ok((chat, logged))
+    }
+
+    async fn direct_chat_id(&self, key: &str) -> Result<Option<ChatId>> {
+        let id = sqlx::query_scalar::<_, i64>("SELECT id FROM chats WHERE direct_key = $1")
+            .bind(key)
+            .fetch_optional(&self.read)
+            .await?;
+        Ok(id.map(ChatId))
     }
 
     async fn chat(&self, id: ChatId) -> Result<Chat> {
@@ -365,6 +376,9 @@ impl Db {
         .await?;
         if member.is_none() {
             return refuse(tx, not_member).await;
+        }
+        if let Err(refused) = may_message_in(&mut tx, sender, chat).await {
+            return refuse(tx, refused).await;
         }
         let inserted = sqlx::query_as::<_, MessageRow>(&format!(
             "INSERT INTO messages (chat_id, sender_id, nonce, body, sent_at)

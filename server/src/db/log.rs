@@ -14,7 +14,7 @@
 
 use super::{chats::load_messages, Db};
 use crate::error::{Error, Result};
-use app::model::{ChatId, MessageId, Pos, Seq, UserId};
+use app::model::{ChatId, Contact, MessageId, Pos, Relation, Seq, Timestamp, UserId};
 use app::protocol::ServerEvent;
 use serde::{Deserialize, Serialize};
 use sqlx::{Any, AnyPool, Transaction};
@@ -32,6 +32,16 @@ pub enum Fact {
     /// A user event: the user became a member of the chat.
     #[serde(rename = "chat_joined@1")]
     ChatJoined { chat_id: ChatId },
+    /// A user event: the user's relation to `other_id` became `relation`.
+    #[serde(rename = "contact_changed@1")]
+    ContactChanged {
+        other_id: UserId,
+        relation: Relation,
+        since: Timestamp,
+    },
+    /// A user event: the user changed their settings, which are in `users`.
+    #[serde(rename = "settings_changed@1")]
+    SettingsChanged,
 }
 
 impl Fact {
@@ -39,7 +49,7 @@ impl Fact {
     pub fn membership_of(&self) -> Option<ChatId> {
         match self {
             Fact::ChatJoined { chat_id } => Some(*chat_id),
-            Fact::MessageSent { .. } => None,
+            Fact::MessageSent { .. } | Fact::ContactChanged { .. } | Fact::SettingsChanged => None,
         }
     }
 }
@@ -359,10 +369,17 @@ impl Db {
         }
         // What the facts name, read below in one query per kind.
         let (mut message_ids, mut chat_ids) = (Vec::new(), Vec::new());
-        for (_, _, _, fact) in &events {
+        let (mut user_ids, mut settings_of) = (Vec::new(), Vec::new());
+        for (_, _, stream, fact) in &events {
             match fact {
                 Fact::MessageSent { message_id } => message_ids.push(*message_id),
                 Fact::ChatJoined { chat_id } => chat_ids.push(*chat_id),
+                Fact::ContactChanged { other_id, .. } => user_ids.push(*other_id),
+                Fact::SettingsChanged => {
+                    if let Stream::User(user) = stream {
+                        settings_of.push(*user);
+                    }
+                }
             }
         }
         let mut messages: HashMap<_, _> = load_messages(&self.read, &message_ids)
@@ -376,6 +393,13 @@ impl Db {
             .into_iter()
             .map(|chat| (chat.id, chat))
             .collect();
+        let users: HashMap<_, _> = self
+            .users_by_id(&user_ids)
+            .await?
+            .into_iter()
+            .map(|user| (user.id, user))
+            .collect();
+        let settings = self.settings_by_user(&settings_of).await?;
         let missing = |pos: Pos| Error::Internal(format!("event {pos} names a missing row"));
         events
             .into_iter()
@@ -391,6 +415,29 @@ impl Db {
                         seq,
                         chat: chats.get(chat_id).cloned().ok_or_else(|| missing(pos))?,
                     },
+                    Fact::ContactChanged {
+                        other_id,
+                        relation,
+                        since,
+                    } => ServerEvent::ContactChanged {
+                        pos,
+                        seq,
+                        contact: Contact {
+                            user: users.get(other_id).cloned().ok_or_else(|| missing(pos))?,
+                            relation: *relation,
+                            since: *since,
+                        },
+                    },
+                    Fact::SettingsChanged => {
+                        let Stream::User(user) = stream else {
+                            return Err(missing(pos));
+                        };
+                        ServerEvent::SettingsChanged {
+                            pos,
+                            seq,
+                            settings: *settings.get(&user).ok_or_else(|| missing(pos))?,
+                        }
+                    }
                 };
                 Ok(Logged {
                     pos,
@@ -423,6 +470,15 @@ mod tests {
                 r#"{"fact":"chat_joined@1","chat_id":3}"#,
                 Fact::ChatJoined { chat_id: ChatId(3) },
             ),
+            (
+                r#"{"fact":"contact_changed@1","other_id":4,"relation":"request_sent","since":9}"#,
+                Fact::ContactChanged {
+                    other_id: UserId(4),
+                    relation: Relation::RequestSent,
+                    since: 9,
+                },
+            ),
+            (r#"{"fact":"settings_changed@1"}"#, Fact::SettingsChanged),
         ];
         for (json, fact) in stored {
             assert_eq!(serde_json::from_str::<Fact>(json).unwrap(), fact);

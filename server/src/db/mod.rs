@@ -11,6 +11,7 @@
 mod accounts;
 pub use accounts::SessionRow;
 mod chats;
+mod contacts;
 mod log;
 pub use log::{Fact, Logged, MemberPeriod, Stream};
 mod presence;

@@ -276,6 +276,8 @@ async fn ready(state: &LiveState, session: &SessionRow, from: Pos) -> Result<Ser
         pos: from,
         user_seq: state.db.user_seq(user.id).await?,
         people: dispatch::people(state).await?,
+        contacts: state.db.contacts(user.id).await?,
+        settings: state.db.settings(user.id).await?,
         chats,
         more_chats,
     })

@@ -2,8 +2,9 @@
 
 use crate::db::Logged;
 use crate::error::{plain_json_error, Result};
+use crate::relations::Action;
 use crate::state::LiveState;
-use app::model::{limits, MessageBody, Nonce, Person, User};
+use app::model::{limits, MessageBody, Nonce, Person, User, UserId};
 use app::protocol::{
     ApiError, ClientEvent, ErrorCode, Refusal, Reply, Request, RequestId, ServerEvent,
 };
@@ -133,6 +134,50 @@ async fn execute(
                 Vec::new(),
             )
         }
+        ClientEvent::ContactsList => (
+            Reply::Contacts {
+                contacts: db.contacts(user.id).await?,
+            },
+            Vec::new(),
+        ),
+        ClientEvent::FriendRequest { user_id, username } => {
+            let other = match (user_id, username) {
+                (Some(user_id), None) => user_id,
+                (None, Some(username)) => match db.user_named(&username).await? {
+                    Some(other) => other.id,
+                    None => return Err(Refusal::UnknownUsername.into()),
+                },
+                _ => return Err(Refusal::PersonUnnamed.into()),
+            };
+            contact_change(state, user, other, Action::Request).await?
+        }
+        ClientEvent::FriendCancel { user_id } => {
+            contact_change(state, user, user_id, Action::Cancel).await?
+        }
+        ClientEvent::FriendAccept { user_id } => {
+            contact_change(state, user, user_id, Action::Accept).await?
+        }
+        ClientEvent::FriendReject { user_id } => {
+            contact_change(state, user, user_id, Action::Reject).await?
+        }
+        ClientEvent::FriendRemove { user_id } => {
+            contact_change(state, user, user_id, Action::Remove).await?
+        }
+        ClientEvent::UserBlock { user_id } => {
+            contact_change(state, user, user_id, Action::Block).await?
+        }
+        ClientEvent::UserUnblock { user_id } => {
+            contact_change(state, user, user_id, Action::Unblock).await?
+        }
+        ClientEvent::SettingsUpdate {
+            direct_messages,
+            friend_requests,
+        } => {
+            let (settings, logged) = db
+                .update_settings(user.id, direct_messages, friend_requests, now)
+                .await?;
+            (Reply::Settings { settings }, logged)
+        }
         ClientEvent::Sync { epoch, after } => {
             let page = db
                 .sync(user.id, &epoch, after, limits::SYNC_BATCH_MAX)
@@ -147,6 +192,19 @@ async fn execute(
             )
         }
     })
+}
+
+async fn contact_change(
+    state: &LiveState,
+    user: &User,
+    other: UserId,
+    action: Action,
+) -> Result<(Reply, Vec<Logged>)> {
+    let (contact, logged) = state
+        .db
+        .change_relation(user, other, action, crate::now_ms())
+        .await?;
+    Ok((Reply::Contact { contact }, logged))
 }
 
 /// Everyone registered, with whether they are connected to any node now.

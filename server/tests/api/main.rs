@@ -9,6 +9,7 @@ mod faults;
 mod harness;
 mod http;
 mod lifecycle;
+mod people;
 mod proxy;
 mod services;
 mod socket;

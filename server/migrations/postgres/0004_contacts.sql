@@ -1,0 +1,22 @@
+-- Relations between people. One row per direction, each saying where its owner stands with the
+-- other: a friendship and its requests appear on both rows, a block only on the blocker's. Both rows
+-- are written in one transaction, under both users' row locks taken in id order. No row means no
+-- relation.
+CREATE TABLE contacts (
+    user_id  BIGINT  NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    other_id BIGINT  NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    relation TEXT    NOT NULL
+             CHECK (relation IN ('friend', 'request_sent', 'request_received', 'blocked')),
+    -- When the relation last changed.
+    since    BIGINT  NOT NULL,
+    PRIMARY KEY (user_id, other_id),
+    CHECK (user_id <> other_id)
+);
+-- Whether someone blocked a given person is asked from the other side.
+CREATE INDEX contacts_other ON contacts (other_id, user_id);
+
+-- Who may open a direct chat and message them, and who may send them friend requests.
+ALTER TABLE users ADD COLUMN direct_messages TEXT NOT NULL DEFAULT 'everyone'
+    CHECK (direct_messages IN ('everyone', 'friends'));
+ALTER TABLE users ADD COLUMN friend_requests TEXT NOT NULL DEFAULT 'everyone'
+    CHECK (friend_requests IN ('everyone', 'nobody'));

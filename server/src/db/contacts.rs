@@ -1,0 +1,399 @@
+//! Relations between people and each person's settings.
+//!
+//! A change takes both users' row locks, in id order, before it reads the pair, so two people acting
+//! on each other at once are put in order (two requests crossing become a friendship). Each side
+//! whose relation changed gets a `contact:changed` in their own stream; a side that did not change
+//! hears nothing, so a block is not announced to the person blocked.
+
+use super::log::{next_user_seq, Append, Fact, Logged, Stream};
+use super::{refuse, Db};
+use crate::error::{Error, Result};
+use crate::relations::{self, Action, Counts, Pair, TheirSettings};
+use app::model::{Contact, MessagePolicy, Relation, RequestPolicy, Settings, User, UserId};
+use app::protocol::{Refusal, ServerEvent};
+use sqlx::{Any, Transaction};
+
+#[derive(sqlx::FromRow)]
+struct ContactRow {
+    other_id: i64,
+    username: String,
+    relation: String,
+    since: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct SettingsRow {
+    direct_messages: String,
+    friend_requests: String,
+}
+
+/// What decides whether someone may message a peer: the peer's policy and both sides' relations.
+#[derive(sqlx::FromRow)]
+struct MessageRuleRow {
+    peer_id: i64,
+    peer_username: String,
+    direct_messages: String,
+    mine: Option<String>,
+    theirs: Option<String>,
+}
+
+fn relation(stored: &str) -> Result<Relation> {
+    Relation::from_stored(stored)
+        .ok_or_else(|| Error::Internal(format!("unknown relation {stored:?} stored")))
+}
+
+/// A stored relation, where no row means none.
+fn relation_or_none(stored: Option<&str>) -> Result<Relation> {
+    stored.map_or(Ok(Relation::None), relation)
+}
+
+impl TryFrom<SettingsRow> for Settings {
+    type Error = Error;
+    fn try_from(row: SettingsRow) -> Result<Self> {
+        let unknown = |name: &str| Error::Internal(format!("unknown setting {name:?} stored"));
+        Ok(Settings {
+            direct_messages: MessagePolicy::from_stored(&row.direct_messages)
+                .ok_or_else(|| unknown(&row.direct_messages))?,
+            friend_requests: RequestPolicy::from_stored(&row.friend_requests)
+                .ok_or_else(|| unknown(&row.friend_requests))?,
+        })
+    }
+}
+
+impl MessageRuleRow {
+    /// Whether the asker may message this row's peer.
+    fn check(&self) -> Result<()> {
+        let pair = Pair {
+            mine: relation_or_none(self.mine.as_deref())?,
+            theirs: relation_or_none(self.theirs.as_deref())?,
+        };
+        let policy = MessagePolicy::from_stored(&self.direct_messages).ok_or_else(|| {
+            Error::Internal(format!("unknown policy {:?} stored", self.direct_messages))
+        })?;
+        Ok(relations::may_message(UserId(self.peer_id), pair, policy)?)
+    }
+}
+
+const RULE_COLUMNS: &str = "u.id AS peer_id, u.username AS peer_username, u.direct_messages,
+     mine.relation AS mine, theirs.relation AS theirs";
+
+impl Db {
+    /// The user with this username, in any letter case.
+    pub async fn user_named(&self, username: &str) -> Result<Option<User>> {
+        let row = sqlx::query_as::<_, (i64, String)>(
+            "SELECT id, username FROM users WHERE lower(username) = lower($1)",
+        )
+        .bind(username)
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(row.map(|(id, username)| User {
+            id: UserId(id),
+            username,
+        }))
+    }
+
+    /// Everyone `user` has a relation with, most recent change first.
+    pub async fn contacts(&self, user: UserId) -> Result<Vec<Contact>> {
+        let rows = sqlx::query_as::<_, ContactRow>(
+            "SELECT c.other_id, u.username, c.relation, c.since FROM contacts c
+             JOIN users u ON u.id = c.other_id WHERE c.user_id = $1
+             ORDER BY c.since DESC, c.other_id",
+        )
+        .bind(user.0)
+        .fetch_all(&self.read)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(Contact {
+                    user: User {
+                        id: UserId(row.other_id),
+                        username: row.username,
+                    },
+                    relation: relation(&row.relation)?,
+                    since: row.since,
+                })
+            })
+            .collect()
+    }
+
+    /// `actor` does `action` about `other`. Returns the actor's relation to them afterwards and the
+    /// events logged for whichever sides changed.
+    pub async fn change_relation(
+        &self,
+        actor: &User,
+        other: UserId,
+        action: Action,
+        now: i64,
+    ) -> Result<(Contact, Vec<Logged>)> {
+        if other == actor.id {
+            return Err(Refusal::ContactIsSelf.into());
+        }
+        let Some(other) = self.user(other).await? else {
+            return Err(Refusal::UnknownUser { user_id: other }.into());
+        };
+        let mut tx = self.write.begin().await?;
+        let (first, second) = if actor.id < other.id {
+            (actor.id, other.id)
+        } else {
+            (other.id, actor.id)
+        };
+        for user in [first, second] {
+            // A write that changes nothing, for the row lock.
+            sqlx::query("UPDATE users SET last_seq = last_seq WHERE id = $1")
+                .bind(user.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let before = read_pair(&mut tx, actor.id, other.id).await?;
+        let counts = read_counts(&mut tx, actor.id, other.id).await?;
+        let their_settings = read_settings(&mut tx, other.id).await?;
+        let settings = TheirSettings {
+            friend_requests: their_settings.friend_requests,
+        };
+        let after = match relations::apply(action, other.id, before, counts, settings) {
+            Ok(after) => after,
+            Err(refusal) => return refuse(tx, refusal).await,
+        };
+        let mine = Contact {
+            user: other.clone(),
+            relation: after.mine,
+            since: now,
+        };
+        let theirs = Contact {
+            user: actor.clone(),
+            relation: after.theirs,
+            since: now,
+        };
+        let mut append = Append::default();
+        for (owner, contact, changed) in [
+            (actor.id, mine.clone(), before.mine != after.mine),
+            (other.id, theirs, before.theirs != after.theirs),
+        ] {
+            if changed {
+                store_relation(&mut tx, owner, &contact).await?;
+                log_contact(&mut tx, &mut append, owner, contact).await?;
+            }
+        }
+        let logged = append.write(&mut tx, now).await?;
+        tx.commit().await?;
+        Ok((mine, logged))
+    }
+
+    pub async fn settings(&self, user: UserId) -> Result<Settings> {
+        sqlx::query_as::<_, SettingsRow>(
+            "SELECT direct_messages, friend_requests FROM users WHERE id = $1",
+        )
+        .bind(user.0)
+        .fetch_one(&self.read)
+        .await?
+        .try_into()
+    }
+
+    /// Changes the settings given; a `settings:changed` goes to the user's other devices when any
+    /// did change.
+    pub async fn update_settings(
+        &self,
+        user: UserId,
+        direct_messages: Option<MessagePolicy>,
+        friend_requests: Option<RequestPolicy>,
+        now: i64,
+    ) -> Result<(Settings, Vec<Logged>)> {
+        let mut tx = self.write.begin().await?;
+        let seq = next_user_seq(&mut tx, user).await?;
+        let before = read_settings(&mut tx, user).await?;
+        let after = Settings {
+            direct_messages: direct_messages.unwrap_or(before.direct_messages),
+            friend_requests: friend_requests.unwrap_or(before.friend_requests),
+        };
+        if after == before {
+            tx.rollback().await?;
+            return Ok((before, Vec::new()));
+        }
+        sqlx::query("UPDATE users SET direct_messages = $1, friend_requests = $2 WHERE id = $3")
+            .bind(after.direct_messages.as_str())
+            .bind(after.friend_requests.as_str())
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await?;
+        let mut append = Append::default();
+        append.push(Stream::User(user), seq, Fact::SettingsChanged, move |pos| {
+            ServerEvent::SettingsChanged {
+                pos,
+                seq,
+                settings: after,
+            }
+        });
+        let logged = append.write(&mut tx, now).await?;
+        tx.commit().await?;
+        Ok((after, logged))
+    }
+
+    /// The settings of these users that exist, by id.
+    pub(super) async fn settings_by_user(
+        &self,
+        users: &[UserId],
+    ) -> Result<std::collections::HashMap<UserId, Settings>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            id: i64,
+            #[sqlx(flatten)]
+            settings: SettingsRow,
+        }
+        let ids: Vec<i64> = users.iter().map(|id| id.0).collect();
+        let select = "SELECT id, direct_messages, friend_requests FROM users WHERE id IN";
+        let rows: Vec<Row> = super::rows_for_ids(&self.read, select, &ids).await?;
+        rows.into_iter()
+            .map(|row| Ok((UserId(row.id), row.settings.try_into()?)))
+            .collect()
+    }
+
+    /// The user `peer` if `sender` may open a direct chat with them: refused when either blocked the
+    /// other or the peer takes direct messages from friends only.
+    pub async fn may_open_direct(&self, sender: UserId, peer: UserId) -> Result<User> {
+        let row = sqlx::query_as::<_, MessageRuleRow>(&format!(
+            "SELECT {RULE_COLUMNS} FROM users u
+             LEFT JOIN contacts mine ON mine.user_id = $1 AND mine.other_id = u.id
+             LEFT JOIN contacts theirs ON theirs.user_id = u.id AND theirs.other_id = $1
+             WHERE u.id = $2"
+        ))
+        .bind(sender.0)
+        .bind(peer.0)
+        .fetch_optional(&self.read)
+        .await?;
+        let Some(row) = row else {
+            return Err(Refusal::UnknownUser { user_id: peer }.into());
+        };
+        row.check()?;
+        Ok(User {
+            id: peer,
+            username: row.peer_username,
+        })
+    }
+}
+
+/// Whether `sender` may message `chat` now, if it is a direct chat they belong to; other chats
+/// have no such rule (membership is checked where the message is written).
+pub(super) async fn may_message_in(
+    tx: &mut Transaction<'_, Any>,
+    sender: UserId,
+    chat: app::model::ChatId,
+) -> Result<()> {
+    let row = sqlx::query_as::<_, MessageRuleRow>(&format!(
+        "SELECT {RULE_COLUMNS} FROM chats c
+         JOIN chat_members me ON me.chat_id = c.id AND me.user_id = $2 AND me.left_seq IS NULL
+         JOIN chat_members peer ON peer.chat_id = c.id AND peer.user_id <> $2
+         JOIN users u ON u.id = peer.user_id
+         LEFT JOIN contacts mine ON mine.user_id = $2 AND mine.other_id = u.id
+         LEFT JOIN contacts theirs ON theirs.user_id = u.id AND theirs.other_id = $2
+         WHERE c.id = $1 AND c.kind = 'direct'"
+    ))
+    .bind(chat.0)
+    .bind(sender.0)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.map_or(Ok(()), |row| row.check())
+}
+
+/// Where `me` and `other` stand with each other, read inside the change's transaction.
+async fn read_pair(tx: &mut Transaction<'_, Any>, me: UserId, other: UserId) -> Result<Pair> {
+    let rows = sqlx::query_as::<_, (i64, String)>(
+        "SELECT user_id, relation FROM contacts
+         WHERE (user_id = $1 AND other_id = $2) OR (user_id = $2 AND other_id = $1)",
+    )
+    .bind(me.0)
+    .bind(other.0)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut pair = Pair::default();
+    for (owner, stored) in rows {
+        let side = if owner == me.0 {
+            &mut pair.mine
+        } else {
+            &mut pair.theirs
+        };
+        *side = relation(&stored)?;
+    }
+    Ok(pair)
+}
+
+/// The counts each side's limits are checked against.
+async fn read_counts(tx: &mut Transaction<'_, Any>, me: UserId, other: UserId) -> Result<Counts> {
+    let rows = sqlx::query_as::<_, (i64, String, i64)>(
+        "SELECT user_id, relation, count(*) FROM contacts WHERE user_id IN ($1, $2)
+         GROUP BY user_id, relation",
+    )
+    .bind(me.0)
+    .bind(other.0)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut counts = Counts::default();
+    for (owner, stored, count) in rows {
+        let count = count as usize;
+        match (owner == me.0, relation(&stored)?) {
+            (true, Relation::Friend) => counts.my_friends = count,
+            (true, Relation::RequestSent) => counts.my_requests_sent = count,
+            (true, Relation::Blocked) => counts.my_blocked = count,
+            (false, Relation::Friend) => counts.their_friends = count,
+            (false, Relation::RequestReceived) => counts.their_requests_received = count,
+            _ => {}
+        }
+    }
+    Ok(counts)
+}
+
+async fn read_settings(tx: &mut Transaction<'_, Any>, user: UserId) -> Result<Settings> {
+    sqlx::query_as::<_, SettingsRow>(
+        "SELECT direct_messages, friend_requests FROM users WHERE id = $1",
+    )
+    .bind(user.0)
+    .fetch_one(&mut **tx)
+    .await?
+    .try_into()
+}
+
+/// Stores `owner`'s relation to `contact.user`: no row for none.
+async fn store_relation(
+    tx: &mut Transaction<'_, Any>,
+    owner: UserId,
+    contact: &Contact,
+) -> Result<()> {
+    if contact.relation == Relation::None {
+        sqlx::query("DELETE FROM contacts WHERE user_id = $1 AND other_id = $2")
+            .bind(owner.0)
+            .bind(contact.user.id.0)
+            .execute(&mut **tx)
+            .await?;
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO contacts (user_id, other_id, relation, since) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (user_id, other_id) DO UPDATE SET relation = excluded.relation,
+             since = excluded.since",
+    )
+    .bind(owner.0)
+    .bind(contact.user.id.0)
+    .bind(contact.relation.as_str())
+    .bind(contact.since)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Adds `owner`'s `contact:changed` to the events the change appends.
+async fn log_contact(
+    tx: &mut Transaction<'_, Any>,
+    append: &mut Append,
+    owner: UserId,
+    contact: Contact,
+) -> Result<()> {
+    let seq = next_user_seq(tx, owner).await?;
+    let fact = Fact::ContactChanged {
+        other_id: contact.user.id,
+        relation: contact.relation,
+        since: contact.since,
+    };
+    append.push(Stream::User(owner), seq, fact, move |pos| {
+        ServerEvent::ContactChanged { pos, seq, contact }
+    });
+    Ok(())
+}
