@@ -157,6 +157,10 @@ pub enum Refusal {
     TooManyRequests { max: usize },
     #[error("You have blocked {max} people, the most one may: unblock some first.")]
     TooManyBlocked { max: usize },
+    #[error("A status has at most {max_chars} characters.")]
+    StatusTextTooLong { max_chars: usize },
+    #[error("A status is one line, without control characters.")]
+    StatusTextControlCharacter,
 }
 
 impl Refusal {
@@ -194,7 +198,9 @@ impl Refusal {
             | Refusal::PasswordTooShort { .. }
             | Refusal::PasswordTooLong { .. }
             | Refusal::PersonUnnamed
-            | Refusal::ContactIsSelf => ErrorCode::Invalid,
+            | Refusal::ContactIsSelf
+            | Refusal::StatusTextControlCharacter => ErrorCode::Invalid,
+            Refusal::StatusTextTooLong { .. } => ErrorCode::TooLarge,
         }
     }
 

@@ -53,12 +53,70 @@ pub struct User {
     pub username: String,
 }
 
-/// A user as the people list shows them.
+/// Someone, with their presence as the reader may see it.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Person {
     pub user: User,
-    pub online: bool,
+    /// Absent when their setting (or a block either way) does not let the reader see it.
+    pub presence: Option<Presence>,
+}
+
+/// How someone appears to others.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Presence {
+    pub status: Status,
+    /// Their custom status, while they are not offline. Show it as text.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// While offline: when their last connection ended, if known.
+    #[serde(default)]
+    pub last_seen: Option<Timestamp>,
+}
+
+/// What others see: someone invisible is `offline` to everyone.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Online,
+    Away,
+    Busy,
+    Offline,
+}
+
+/// What a person chooses to show while connected.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PresenceMode {
+    #[default]
+    Online,
+    Away,
+    Busy,
+    /// Appear offline to everyone, while still connected.
+    Invisible,
+}
+
+/// A person's own presence choice: the mode and custom status text they set, kept across
+/// connections until they change it.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MyStatus {
+    pub mode: PresenceMode,
+    pub text: Option<String>,
+}
+
+/// Who may see someone's presence, status text and last seen.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    Everyone,
+    #[default]
+    Friends,
+    Nobody,
 }
 
 /// `as_str` and `from_stored`: the names an enum is stored under in the database.
@@ -138,10 +196,20 @@ pub struct Settings {
     pub direct_messages: MessagePolicy,
     #[serde(default)]
     pub friend_requests: RequestPolicy,
+    /// Who sees my presence, status text and last seen.
+    #[serde(default)]
+    pub presence_visibility: Visibility,
 }
 
 stored_names!(MessagePolicy { Everyone => "everyone", Friends => "friends" });
 stored_names!(RequestPolicy { Everyone => "everyone", Nobody => "nobody" });
+stored_names!(Visibility { Everyone => "everyone", Friends => "friends", Nobody => "nobody" });
+stored_names!(PresenceMode {
+    Online => "online",
+    Away => "away",
+    Busy => "busy",
+    Invisible => "invisible",
+});
 
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -290,6 +358,8 @@ pub mod limits {
     pub const HISTORY_PAGE_MAX: u32 = 100;
     /// Chats in `ready`, and the most one `chats:list` page holds.
     pub const CHAT_PAGE_MAX: u32 = 50;
+    /// Characters of a custom status text.
+    pub const STATUS_TEXT_MAX_CHARS: usize = 100;
     /// Characters of a message a chat list's preview shows.
     pub const PREVIEW_MAX_CHARS: usize = 100;
     pub const SYNC_BATCH_MAX: u32 = 500;
@@ -402,6 +472,30 @@ impl MessageBody {
     }
 }
 
+/// A custom status text: at most `STATUS_TEXT_MAX_CHARS` characters on one line, emoji welcome.
+/// Surrounding whitespace is dropped, and text that shows nothing means no status text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusText(String);
+
+impl StatusText {
+    pub fn parse(text: &str) -> Result<Option<Self>, Refusal> {
+        let text = text.trim();
+        if text.chars().count() > limits::STATUS_TEXT_MAX_CHARS {
+            return Err(Refusal::StatusTextTooLong {
+                max_chars: limits::STATUS_TEXT_MAX_CHARS,
+            });
+        }
+        if text.chars().any(char::is_control) {
+            return Err(Refusal::StatusTextControlCharacter);
+        }
+        Ok((!is_blank(text)).then(|| Self(text.to_string())))
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
 /// A sender's idempotency key for one message: 1 to `NONCE_MAX_CHARS` printable ASCII characters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Nonce(String);
@@ -498,6 +592,23 @@ mod tests {
         for bad in ["", &"n".repeat(65), "a\u{0}b", "a\u{202E}b", "a b"] {
             assert!(nonce(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn status_texts_are_one_short_line() {
+        let parse = |text: &str| StatusText::parse(text).map(|t| t.map(StatusText::into_inner));
+        assert_eq!(parse("  at lunch 🍜 "), Ok(Some("at lunch 🍜".into())));
+        assert_eq!(parse(""), Ok(None));
+        assert_eq!(parse("\u{200B} "), Ok(None), "invisible text is no text");
+        assert_eq!(
+            parse("two\nlines"),
+            Err(Refusal::StatusTextControlCharacter)
+        );
+        assert!(parse(&"é".repeat(100)).is_ok());
+        assert_eq!(
+            parse(&"é".repeat(101)),
+            Err(Refusal::StatusTextTooLong { max_chars: 100 })
+        );
     }
 
     #[test]

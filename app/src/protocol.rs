@@ -6,8 +6,8 @@
 
 pub use crate::errors::{ApiError, ErrorCode, Refusal};
 use crate::model::{
-    Chat, ChatId, ChatPosition, Contact, Message, MessageId, MessagePolicy, Person, Pos,
-    RequestPolicy, Seq, Settings, User, UserId,
+    Chat, ChatId, ChatPosition, Contact, Message, MessageId, MessagePolicy, MyStatus, Person, Pos,
+    PresenceMode, RequestPolicy, Seq, Settings, User, UserId, Visibility,
 };
 use serde::{Deserialize, Serialize};
 
@@ -28,7 +28,7 @@ pub struct Request {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum ClientEvent {
-    /// Everyone registered, with who is online. Replies `people`.
+    /// Everyone registered, with their presence where the asker may see it. Replies `people`.
     #[serde(rename = "users:list")]
     UsersList,
     /// The direct chat with `user_id`, created on first use. Replies `chat`.
@@ -122,6 +122,19 @@ pub enum ClientEvent {
         direct_messages: Option<MessagePolicy>,
         #[serde(default)]
         friend_requests: Option<RequestPolicy>,
+        #[serde(default)]
+        presence_visibility: Option<Visibility>,
+    },
+    /// Sets the user's presence mode and custom status text (empty for none). Replies `status`.
+    #[serde(rename = "status:set")]
+    StatusSet {
+        mode: PresenceMode,
+        #[cfg_attr(
+            feature = "schema",
+            schemars(length(max = crate::model::limits::STATUS_TEXT_MAX_CHARS))
+        )]
+        #[serde(default)]
+        text: String,
     },
 }
 
@@ -143,10 +156,14 @@ pub enum ServerEvent {
         pos: Pos,
         /// The `seq` of your newest user event (such as `chat:new`); the next carries `user_seq + 1`.
         user_seq: Seq,
+        /// The people the user knows (contacts and direct-chat peers), with their presence where the
+        /// user may see it.
         people: Vec<Person>,
         /// Everyone the user has a relation with.
         contacts: Vec<Contact>,
         settings: Settings,
+        /// The presence mode and status text the user set.
+        status: MyStatus,
         /// The first page of the user's chats, most recently active first.
         chats: Vec<Chat>,
         /// More chats follow: ask `chats:list` from the last one's position.
@@ -181,6 +198,13 @@ pub enum ServerEvent {
         seq: Seq,
         contact: Contact,
     },
+    /// The user set their presence mode or status text (on any device). A user event.
+    #[serde(rename = "status:changed")]
+    StatusChanged {
+        pos: Pos,
+        seq: Seq,
+        status: MyStatus,
+    },
     /// The user changed their settings (on any device). A user event.
     #[serde(rename = "settings:changed")]
     SettingsChanged {
@@ -188,7 +212,9 @@ pub enum ServerEvent {
         seq: Seq,
         settings: Settings,
     },
-    /// Someone came online or went offline. Presence is not part of the log: it carries no `pos`.
+    /// Someone's presence changed as the user sees it: they came or went, changed mode or status
+    /// text, or the user may now see it or no longer may (`presence` absent). Presence is not part of
+    /// the log: it carries no `pos`.
     #[serde(rename = "user:status")]
     UserStatus { person: Person },
 }
@@ -200,7 +226,8 @@ impl ServerEvent {
             ServerEvent::MessageNew { pos, .. }
             | ServerEvent::ChatNew { pos, .. }
             | ServerEvent::ContactChanged { pos, .. }
-            | ServerEvent::SettingsChanged { pos, .. } => Some(*pos),
+            | ServerEvent::SettingsChanged { pos, .. }
+            | ServerEvent::StatusChanged { pos, .. } => Some(*pos),
             _ => None,
         }
     }
@@ -239,6 +266,9 @@ pub enum Reply {
     },
     Settings {
         settings: Settings,
+    },
+    Status {
+        status: MyStatus,
     },
     Sync {
         /// Oldest first; apply them in order.
@@ -417,7 +447,7 @@ mod tests {
                     id: UserId(1),
                     username: "a".into(),
                 },
-                online: true,
+                presence: None,
             },
         };
         assert_eq!(status.pos(), None);

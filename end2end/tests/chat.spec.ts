@@ -16,7 +16,10 @@ test("two people chat live, and the history survives a reload", async ({ browser
   const ann = await newPerson(browser, "ann");
   const ben = await newPerson(browser, "ben");
 
-  // Ben signed up after Ann: he appears in her people list without a reload.
+  // Ben signed up after Ann: her people list has him once her page loads again. (Strangers hear
+  // nothing of each other's comings and goings.)
+  await open(ann.page, "/");
+  await expect(ann.page.getByRole("status")).toHaveText("Connected");
   await ann.page.getByRole("button", { name: `Chat with ${ben.name}` }).click();
   await expect(ann.page.getByRole("heading", { name: ben.name })).toBeVisible();
   const greeting = "Hello Ben <b>not bold</b> <img src=x onerror=alert(1)>";

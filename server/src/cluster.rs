@@ -7,10 +7,10 @@
 //! a NATS server never mix.
 
 use crate::connection_counts::{self, ConnectionCounts, CountsReport};
-use crate::db::{Logged, PresenceChange};
+use crate::db::Logged;
 use crate::error::{Error, Result};
 use crate::hub::{CloseReason, Hub};
-use crate::presence::Presence;
+use crate::presence::{Announcement, Presence};
 use crate::relay::Relay;
 use app::protocol::close_code;
 use futures::StreamExt;
@@ -74,9 +74,9 @@ impl Cluster {
         self.publish("sessions.ended", &session_id);
     }
 
-    /// Tells the other nodes that a user's presence changed.
-    pub fn presence_changed(&self, change: &PresenceChange) {
-        self.publish("presence", change);
+    /// Tells the other nodes who is to hear of a presence change.
+    pub fn presence_changed(&self, announcement: &Announcement) {
+        self.publish("presence", announcement);
     }
 
     fn publish<T: Serialize + ?Sized>(&self, subject: &str, value: &T) {
@@ -123,8 +123,8 @@ impl Cluster {
                         }
                     }
                     Some(message) = presences.next() => {
-                        if let Some(change) = decode::<PresenceChange>(&message.payload) {
-                            presence.apply(change);
+                        if let Some(announcement) = decode::<Announcement>(&message.payload) {
+                            presence.apply(announcement);
                         }
                     }
                     else => return,

@@ -64,6 +64,18 @@ struct Connected {
     delivered: Pos,
 }
 
+impl Connected {
+    /// Queues `event` for every live connection of `recipients`, serialized once if anyone is here.
+    fn queue_for(&self, recipients: &[UserId], event: &ServerEvent) {
+        let mut shared = None;
+        for user in recipients {
+            if let Some(handles) = self.users.get(user) {
+                queue(handles, shared.get_or_insert_with(|| frame(event)));
+            }
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Hub {
     connected: Mutex<Connected>,
@@ -141,24 +153,13 @@ impl Hub {
             connected.delivered + 1,
             "the log is delivered in order"
         );
-        let mut shared = None;
-        for user in recipients {
-            if let Some(handles) = connected.users.get(user) {
-                let frame = shared.get_or_insert_with(|| frame(event));
-                queue(handles, frame);
-            }
-        }
+        connected.queue_for(recipients, event);
         connected.delivered = pos;
     }
 
-    /// Queues `event` for everyone connected but `except`.
-    pub fn broadcast_except(&self, except: UserId, event: &ServerEvent) {
-        let frame = frame(event);
-        for (user, handles) in self.lock().users.iter() {
-            if *user != except {
-                queue(handles, &frame);
-            }
-        }
+    /// Queues `event`, which is not part of the log, for every live connection of `recipients`.
+    pub fn push(&self, recipients: &[UserId], event: &ServerEvent) {
+        self.lock().queue_for(recipients, event);
     }
 
     /// Closes every connection opened with `session_id` (on logout).
@@ -197,7 +198,7 @@ mod tests {
                     id: UserId(id),
                     username: "x".into(),
                 },
-                online: true,
+                presence: None,
             },
         }
     }
@@ -239,7 +240,7 @@ mod tests {
         let slow = hub.register(UserId(1), 10);
         let mut fast = hub.register(UserId(2), 11);
         for _ in 0..=QUEUE_FRAMES {
-            hub.broadcast_except(UserId(3), &status(5));
+            hub.push(&[UserId(1), UserId(2)], &status(5));
             while fast.frames.try_recv().is_ok() {}
         }
         assert_eq!(

@@ -20,6 +20,7 @@ pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod throttle;
+pub mod visibility;
 pub mod ws;
 
 /// Milliseconds since the Unix epoch, the unit of every stored time.

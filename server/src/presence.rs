@@ -1,16 +1,25 @@
-//! Presence across the cluster: a user is online while connected to any node, and offline when their
-//! last connection anywhere ends, or when the node holding it stops renewing its lease (it died
-//! without a goodbye). The database holds the truth (`db/presence.rs`); changes are announced to the
-//! other nodes over NATS, and every node pushes `user:status` to its own connections.
+//! Presence across the cluster: a user is connected while connected to any node, until their last
+//! connection anywhere ends, or the node holding it stops renewing its lease (it died without a
+//! goodbye). What others see of it also follows the mode and status text the user set. The database
+//! holds the truth (`db/presence.rs`).
+//!
+//! A change others see is announced once, by the node that made it, to an audience it reads from the
+//! database: the user's contacts and direct-chat peers whom `visibility` lets see it. The announcement
+//! goes to the other nodes over NATS, and each node pushes `user:status` to the audience's
+//! connections it holds. Nobody else hears anything, so a person not allowed to see someone cannot
+//! even time their comings and goings. A change of who may see (a friendship made or ended, a block,
+//! the visibility setting) tells just the people whose view changed.
 //!
 //! Each node renews its lease every third of the lease's length, and then also makes the database
 //! agree with the connections it really holds, which repairs a change that failed to be stored (the
 //! database was briefly down) or a node that others took for dead.
 
 use crate::cluster::Cluster;
-use crate::db::{Db, PresenceChange};
+use crate::db::{Db, PresenceChange, RelationChange};
 use crate::hub::Hub;
-use app::model::{Person, UserId};
+use crate::relations::Pair;
+use crate::visibility::may_see;
+use app::model::{Person, UserId, Visibility};
 use app::protocol::ServerEvent;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -26,6 +35,15 @@ pub struct Presence {
     lease: Duration,
     /// The newest version applied per user, since announcements may arrive out of order.
     applied: Mutex<HashMap<UserId, i64>>,
+}
+
+/// Who is to hear what of someone's presence: sent between nodes, and pushed as `user:status`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Announcement {
+    pub person: Person,
+    /// The subject's presence version this view was read at.
+    pub version: i64,
+    pub audience: Vec<UserId>,
 }
 
 impl Presence {
@@ -74,7 +92,11 @@ impl Presence {
             tracing::warn!(%error, "cannot reconcile presence");
         }
         match self.db.reap_nodes(crate::now_ms()).await {
-            Ok(changes) => changes.into_iter().for_each(|change| self.announce(change)),
+            Ok(changes) => {
+                for change in changes {
+                    self.announce(change).await;
+                }
+            }
             Err(error) => tracing::warn!(%error, "cannot look for dead nodes"),
         }
     }
@@ -101,36 +123,134 @@ impl Presence {
     pub async fn changed_here(&self, user: UserId, connected: bool) {
         let now = crate::now_ms();
         match self.db.set_presence(user, &self.node, connected, now).await {
-            Ok(Some(change)) => self.announce(change),
+            Ok(Some(change)) => self.announce(change).await,
             Ok(None) => {}
             // The next renewal reconciles it.
             Err(error) => tracing::warn!(%error, %user, "cannot store a presence change"),
         }
     }
 
-    fn announce(&self, change: PresenceChange) {
-        self.cluster.presence_changed(&change);
-        self.apply(change);
-    }
-
-    /// Pushes a change made here or announced by another node to everyone connected here, unless a
-    /// newer one for that user was applied already.
-    pub fn apply(&self, change: PresenceChange) {
-        {
-            let mut applied = self.applied.lock().expect("presence lock");
-            let newest = applied.entry(change.user.id).or_insert(i64::MIN);
-            if *newest >= change.version {
+    /// Tells everyone allowed to follow the user of a change they see.
+    pub async fn announce(&self, change: PresenceChange) {
+        let followers = match self.db.presence_followers(change.user.id).await {
+            Ok(followers) => followers,
+            Err(error) => {
+                tracing::warn!(%error, user = %change.user.id, "cannot tell who follows a presence change");
                 return;
             }
-            *newest = change.version;
+        };
+        let visibility = change.stored.visibility;
+        let audience = followers
+            .into_iter()
+            .filter(|(_, pair)| may_see(visibility, *pair))
+            .map(|(viewer, _)| viewer)
+            .collect();
+        self.publish(Announcement {
+            person: Person {
+                user: change.user,
+                presence: Some(change.stored.public()),
+            },
+            version: change.version,
+            audience,
+        });
+    }
+
+    /// A relation changed: each side whose view of the other changed is told what it sees now.
+    pub async fn relation_changed(&self, actor: UserId, change: &RelationChange) {
+        let mirrored = |pair: Pair| Pair {
+            mine: pair.theirs,
+            theirs: pair.mine,
+        };
+        let sides = [
+            (actor, change.other, change.before, change.after),
+            (
+                change.other,
+                actor,
+                mirrored(change.before),
+                mirrored(change.after),
+            ),
+        ];
+        for (subject, viewer, before, after) in sides {
+            let seen = match self.db.seen_by(viewer, subject, crate::now_ms()).await {
+                Ok(Some(seen)) => seen,
+                Ok(None) => continue,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot read a presence after a relation changed");
+                    continue;
+                }
+            };
+            let visibility = seen.stored.visibility;
+            if may_see(visibility, before) != may_see(visibility, after) {
+                self.publish(Announcement {
+                    person: seen.person(),
+                    version: seen.version,
+                    audience: vec![viewer],
+                });
+            }
+        }
+    }
+
+    /// The user changed who may see them: those who gained the view get it, those who lost it are
+    /// told it is gone.
+    pub async fn visibility_changed(&self, subject: UserId, before: Visibility, after: Visibility) {
+        let now = crate::now_ms();
+        let (followers, seen) = match tokio::try_join!(
+            self.db.presence_followers(subject),
+            self.db.seen_by(subject, subject, now)
+        ) {
+            Ok((followers, Some(seen))) => (followers, seen),
+            Ok((_, None)) => return,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read a presence after its visibility changed");
+                return;
+            }
+        };
+        let (mut gained, mut lost) = (Vec::new(), Vec::new());
+        for (viewer, pair) in followers {
+            match (may_see(before, pair), may_see(after, pair)) {
+                (false, true) => gained.push(viewer),
+                (true, false) => lost.push(viewer),
+                _ => {}
+            }
+        }
+        for (audience, presence) in [(gained, Some(seen.stored.public())), (lost, None)] {
+            if !audience.is_empty() {
+                self.publish(Announcement {
+                    person: Person {
+                        user: seen.user.clone(),
+                        presence,
+                    },
+                    version: seen.version,
+                    audience,
+                });
+            }
+        }
+    }
+
+    fn publish(&self, announcement: Announcement) {
+        self.cluster.presence_changed(&announcement);
+        self.apply(announcement);
+    }
+
+    /// Pushes an announcement made here or by another node to its audience connected here, unless
+    /// a newer one for that user was applied already.
+    pub fn apply(&self, announcement: Announcement) {
+        {
+            let mut applied = self.applied.lock().expect("presence lock");
+            let newest = applied
+                .entry(announcement.person.user.id)
+                .or_insert(i64::MIN);
+            // Equal versions pass: a view told to one viewer after a relation change carries the
+            // version it was read at.
+            if *newest > announcement.version {
+                return;
+            }
+            *newest = announcement.version;
         }
         let status = ServerEvent::UserStatus {
-            person: Person {
-                online: change.online,
-                user: change.user.clone(),
-            },
+            person: announcement.person,
         };
-        self.hub.broadcast_except(change.user.id, &status);
+        self.hub.push(&announcement.audience, &status);
     }
 
     /// Leaves the cluster on a clean stop: this node's users are no longer held here.

@@ -2,7 +2,7 @@
 
 use super::api;
 use super::socket::ChatClient;
-use crate::model::{ChatId, Message, MessageBody, UserId};
+use crate::model::{ChatId, Message, MessageBody, Status, UserId};
 use crate::protocol::Refusal;
 use leptos::{ev::SubmitEvent, prelude::*};
 
@@ -60,15 +60,16 @@ fn PeopleList() -> impl IntoView {
         <section aria-labelledby="people-heading">
             <h2 id="people-heading">"People"</h2>
             <ul class="people">
-                <For each=people key=|person| (person.user.id, person.online) let:person>
+                <For each=people key=|person| (person.user.id, person.presence.clone()) let:person>
                     <li>
                         <button
                             type="button"
                             aria-label=format!("Chat with {}", person.user.username)
                             on:click=move |_| client.update(|s| vec![s.open_direct(person.user.id)])
                         >
-                            <span class="presence" class:online=person.online
-                                title=if person.online { "online" } else { "offline" }></span>
+                            <span class="presence"
+                                class:online=person.presence.as_ref().is_some_and(|p| p.status != Status::Offline)
+                                title=person.presence.as_ref().map_or("presence hidden", |p| status_label(p.status))></span>
                             <bdi>{person.user.username.clone()}</bdi>
                         </button>
                     </li>
@@ -256,6 +257,15 @@ fn MessageRow(message: Message, mine: bool) -> impl IntoView {
             <span class="body" dir="auto">{message.body}</span>
             <time>{time}</time>
         </li>
+    }
+}
+
+fn status_label(status: Status) -> &'static str {
+    match status {
+        Status::Online => "online",
+        Status::Away => "away",
+        Status::Busy => "busy",
+        Status::Offline => "offline",
     }
 }
 

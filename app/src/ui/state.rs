@@ -4,7 +4,8 @@
 //! socket layer keeps one `Store` in a signal and sends whatever requests these methods return.
 
 use crate::model::{
-    Chat, ChatId, Contact, Message, MessageBody, Person, Pos, Relation, Seq, Settings, User, UserId,
+    Chat, ChatId, Contact, Message, MessageBody, MyStatus, Person, Pos, Relation, Seq, Settings,
+    User, UserId,
 };
 use crate::protocol::{ApiError, ClientEvent, ErrorCode, Reply, Request, RequestId, ServerEvent};
 use std::collections::HashMap;
@@ -35,6 +36,8 @@ pub struct Store {
     /// Everyone I have a relation with, by user.
     pub contacts: HashMap<UserId, Contact>,
     pub settings: Settings,
+    /// The presence mode and status text I set.
+    pub status: MyStatus,
     /// Most recent activity first.
     pub chats: Vec<Chat>,
     /// The server has older chats than those loaded.
@@ -112,6 +115,7 @@ impl Store {
                 people,
                 contacts,
                 settings,
+                status,
                 chats,
                 more_chats,
             } => {
@@ -119,6 +123,7 @@ impl Store {
                 self.set_people(people);
                 self.set_contacts(contacts);
                 self.settings = settings;
+                self.status = status;
                 for chat in chats {
                     self.upsert_chat(chat);
                 }
@@ -152,6 +157,8 @@ impl Store {
                 if let Some(chat_id) = self.selected {
                     requests.extend(self.load_history_if_missing(chat_id));
                 }
+                // Everyone registered, to start chats with; `ready` holds only the people known.
+                requests.push(self.request(ClientEvent::UsersList));
             }
             ServerEvent::Reply { id, result } => {
                 self.sends.remove(&id);
@@ -191,6 +198,11 @@ impl Store {
                     self.settings = settings;
                 }
             }
+            ServerEvent::StatusChanged { seq, status, .. } => {
+                if self.user_event(seq) {
+                    self.status = status;
+                }
+            }
             ServerEvent::UserStatus { person } => {
                 let mut people = std::mem::take(&mut self.people);
                 people.retain(|known| known.user.id != person.user.id);
@@ -219,6 +231,7 @@ impl Store {
             Reply::Contact { contact } => self.set_contact(contact),
             Reply::Contacts { contacts } => self.set_contacts(contacts),
             Reply::Settings { settings } => self.settings = settings,
+            Reply::Status { status } => self.status = status,
             Reply::History {
                 chat_id,
                 messages,
@@ -438,7 +451,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ChatKind, MessageId};
+    use crate::model::{ChatKind, MessageId, Presence, Status};
 
     fn user(id: i64, name: &str) -> User {
         User {
@@ -456,6 +469,14 @@ mod tests {
             active_at: 10,
             last_message: None,
             seq: 0,
+        }
+    }
+
+    fn online() -> Presence {
+        Presence {
+            status: Status::Online,
+            text: None,
+            last_seen: None,
         }
     }
 
@@ -483,15 +504,16 @@ mod tests {
             people: vec![
                 Person {
                     user: user(1, "ann"),
-                    online: true,
+                    presence: Some(online()),
                 },
                 Person {
                     user: user(2, "bob"),
-                    online: false,
+                    presence: None,
                 },
             ],
             contacts: vec![],
             settings: Settings::default(),
+            status: MyStatus::default(),
             chats: vec![chat(1)],
             more_chats: false,
         }
@@ -500,7 +522,11 @@ mod tests {
     #[test]
     fn first_ready_sets_the_position_and_hides_me_from_people() {
         let mut store = Store::default();
-        assert!(store.apply(ready(5)).is_empty());
+        let requests = store.apply(ready(5));
+        assert_eq!(
+            requests.into_iter().map(|r| r.event).collect::<Vec<_>>(),
+            vec![ClientEvent::UsersList]
+        );
         assert_eq!(store.position.as_ref().map(|p| p.pos), Some(5));
         assert_eq!(store.people.len(), 1);
         assert_eq!(store.people[0].user.username, "bob");
@@ -575,6 +601,7 @@ mod tests {
             people,
             contacts: vec![],
             settings: Settings::default(),
+            status: MyStatus::default(),
             chats: vec![chat(1)],
             more_chats: true,
         });
@@ -712,7 +739,7 @@ mod tests {
         assert!(!store.take_reload(), "once");
         let requests = store.apply(ready(10));
         assert_eq!(store.position.as_ref().map(|p| p.pos), Some(10));
-        assert_eq!(requests.len(), 1, "no sync from a dropped position");
+        assert_eq!(requests.len(), 2, "no sync from a dropped position");
         assert!(matches!(
             requests[0].event,
             ClientEvent::MessageHistory { before: None, .. }
@@ -831,19 +858,19 @@ mod tests {
         store.apply(ServerEvent::UserStatus {
             person: Person {
                 user: user(3, "cy"),
-                online: true,
+                presence: Some(online()),
             },
         });
         store.apply(ServerEvent::UserStatus {
             person: Person {
                 user: user(2, "bob"),
-                online: true,
+                presence: Some(online()),
             },
         });
         let names: Vec<_> = store
             .people
             .iter()
-            .map(|p| (p.user.username.as_str(), p.online))
+            .map(|p| (p.user.username.as_str(), p.presence.is_some()))
             .collect();
         assert_eq!(names, vec![("bob", true), ("cy", true)]);
     }

@@ -9,7 +9,9 @@ use super::log::{next_user_seq, Append, Fact, Logged, Stream};
 use super::{refuse, Db};
 use crate::error::{Error, Result};
 use crate::relations::{self, Action, Counts, Pair, TheirSettings};
-use app::model::{Contact, MessagePolicy, Relation, RequestPolicy, Settings, User, UserId};
+use app::model::{
+    Contact, MessagePolicy, Relation, RequestPolicy, Settings, User, UserId, Visibility,
+};
 use app::protocol::{Refusal, ServerEvent};
 use sqlx::{Any, Transaction};
 
@@ -25,6 +27,29 @@ struct ContactRow {
 struct SettingsRow {
     direct_messages: String,
     friend_requests: String,
+    presence_visibility: String,
+}
+
+const SETTINGS_COLUMNS: &str = "direct_messages, friend_requests, presence_visibility";
+
+/// The settings a `settings:update` names; the others stay as they are.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SettingsChange {
+    pub direct_messages: Option<MessagePolicy>,
+    pub friend_requests: Option<RequestPolicy>,
+    pub presence_visibility: Option<Visibility>,
+}
+
+impl SettingsChange {
+    fn applied_to(self, settings: Settings) -> Settings {
+        Settings {
+            direct_messages: self.direct_messages.unwrap_or(settings.direct_messages),
+            friend_requests: self.friend_requests.unwrap_or(settings.friend_requests),
+            presence_visibility: self
+                .presence_visibility
+                .unwrap_or(settings.presence_visibility),
+        }
+    }
 }
 
 /// What decides whether someone may message a peer: the peer's policy and both sides' relations.
@@ -56,6 +81,8 @@ impl TryFrom<SettingsRow> for Settings {
                 .ok_or_else(|| unknown(&row.direct_messages))?,
             friend_requests: RequestPolicy::from_stored(&row.friend_requests)
                 .ok_or_else(|| unknown(&row.friend_requests))?,
+            presence_visibility: Visibility::from_stored(&row.presence_visibility)
+                .ok_or_else(|| unknown(&row.presence_visibility))?,
         })
     }
 }
@@ -72,6 +99,18 @@ impl MessageRuleRow {
         })?;
         Ok(relations::may_message(UserId(self.peer_id), pair, policy)?)
     }
+}
+
+/// A relation change, as made.
+pub struct RelationChange {
+    /// The actor's relation to the other afterwards.
+    pub contact: Contact,
+    pub other: UserId,
+    /// The pair before and after, from the actor's side.
+    pub before: Pair,
+    pub after: Pair,
+    /// The events logged for whichever sides changed.
+    pub logged: Vec<Logged>,
 }
 
 const RULE_COLUMNS: &str = "u.id AS peer_id, u.username AS peer_username, u.direct_messages,
@@ -116,15 +155,14 @@ impl Db {
             .collect()
     }
 
-    /// `actor` does `action` about `other`. Returns the actor's relation to them afterwards and the
-    /// events logged for whichever sides changed.
+    /// `actor` does `action` about `other`.
     pub async fn change_relation(
         &self,
         actor: &User,
         other: UserId,
         action: Action,
         now: i64,
-    ) -> Result<(Contact, Vec<Logged>)> {
+    ) -> Result<RelationChange> {
         if other == actor.id {
             return Err(Refusal::ContactIsSelf.into());
         }
@@ -176,45 +214,51 @@ impl Db {
         }
         let logged = append.write(&mut tx, now).await?;
         tx.commit().await?;
-        Ok((mine, logged))
+        Ok(RelationChange {
+            contact: mine,
+            other: other.id,
+            before,
+            after,
+            logged,
+        })
     }
 
     pub async fn settings(&self, user: UserId) -> Result<Settings> {
-        sqlx::query_as::<_, SettingsRow>(
-            "SELECT direct_messages, friend_requests FROM users WHERE id = $1",
-        )
+        sqlx::query_as::<_, SettingsRow>(&format!(
+            "SELECT {SETTINGS_COLUMNS} FROM users WHERE id = $1"
+        ))
         .bind(user.0)
         .fetch_one(&self.read)
         .await?
         .try_into()
     }
 
-    /// Changes the settings given; a `settings:changed` goes to the user's other devices when any
-    /// did change.
+    /// Applies `change`; a `settings:changed` goes to the user's other devices when anything did
+    /// change. Returns the settings before and after.
     pub async fn update_settings(
         &self,
         user: UserId,
-        direct_messages: Option<MessagePolicy>,
-        friend_requests: Option<RequestPolicy>,
+        change: SettingsChange,
         now: i64,
-    ) -> Result<(Settings, Vec<Logged>)> {
+    ) -> Result<(Settings, Settings, Vec<Logged>)> {
         let mut tx = self.write.begin().await?;
         let seq = next_user_seq(&mut tx, user).await?;
         let before = read_settings(&mut tx, user).await?;
-        let after = Settings {
-            direct_messages: direct_messages.unwrap_or(before.direct_messages),
-            friend_requests: friend_requests.unwrap_or(before.friend_requests),
-        };
+        let after = change.applied_to(before);
         if after == before {
             tx.rollback().await?;
-            return Ok((before, Vec::new()));
+            return Ok((before, after, Vec::new()));
         }
-        sqlx::query("UPDATE users SET direct_messages = $1, friend_requests = $2 WHERE id = $3")
-            .bind(after.direct_messages.as_str())
-            .bind(after.friend_requests.as_str())
-            .bind(user.0)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE users SET direct_messages = $1, friend_requests = $2, presence_visibility = $3
+             WHERE id = $4",
+        )
+        .bind(after.direct_messages.as_str())
+        .bind(after.friend_requests.as_str())
+        .bind(after.presence_visibility.as_str())
+        .bind(user.0)
+        .execute(&mut *tx)
+        .await?;
         let mut append = Append::default();
         append.push(Stream::User(user), seq, Fact::SettingsChanged, move |pos| {
             ServerEvent::SettingsChanged {
@@ -225,7 +269,7 @@ impl Db {
         });
         let logged = append.write(&mut tx, now).await?;
         tx.commit().await?;
-        Ok((after, logged))
+        Ok((before, after, logged))
     }
 
     /// The settings of these users that exist, by id.
@@ -240,8 +284,8 @@ impl Db {
             settings: SettingsRow,
         }
         let ids: Vec<i64> = users.iter().map(|id| id.0).collect();
-        let select = "SELECT id, direct_messages, friend_requests FROM users WHERE id IN";
-        let rows: Vec<Row> = super::rows_for_ids(&self.read, select, &ids).await?;
+        let select = format!("SELECT id, {SETTINGS_COLUMNS} FROM users WHERE id IN");
+        let rows: Vec<Row> = super::rows_for_ids(&self.read, &select, &ids).await?;
         rows.into_iter()
             .map(|row| Ok((UserId(row.id), row.settings.try_into()?)))
             .collect()
@@ -342,9 +386,9 @@ async fn read_counts(tx: &mut Transaction<'_, Any>, me: UserId, other: UserId) -
 }
 
 async fn read_settings(tx: &mut Transaction<'_, Any>, user: UserId) -> Result<Settings> {
-    sqlx::query_as::<_, SettingsRow>(
-        "SELECT direct_messages, friend_requests FROM users WHERE id = $1",
-    )
+    sqlx::query_as::<_, SettingsRow>(&format!(
+        "SELECT {SETTINGS_COLUMNS} FROM users WHERE id = $1"
+    ))
     .bind(user.0)
     .fetch_one(&mut **tx)
     .await?

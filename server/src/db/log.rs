@@ -42,6 +42,9 @@ pub enum Fact {
     /// A user event: the user changed their settings, which are in `users`.
     #[serde(rename = "settings_changed@1")]
     SettingsChanged,
+    /// A user event: the user set their presence mode or status text, which are in `users`.
+    #[serde(rename = "status_changed@1")]
+    StatusChanged,
 }
 
 impl Fact {
@@ -49,7 +52,10 @@ impl Fact {
     pub fn membership_of(&self) -> Option<ChatId> {
         match self {
             Fact::ChatJoined { chat_id } => Some(*chat_id),
-            Fact::MessageSent { .. } | Fact::ContactChanged { .. } | Fact::SettingsChanged => None,
+            Fact::MessageSent { .. }
+            | Fact::ContactChanged { .. }
+            | Fact::SettingsChanged
+            | Fact::StatusChanged => None,
         }
     }
 }
@@ -369,15 +375,19 @@ impl Db {
         }
         // What the facts name, read below in one query per kind.
         let (mut message_ids, mut chat_ids) = (Vec::new(), Vec::new());
-        let (mut user_ids, mut settings_of) = (Vec::new(), Vec::new());
+        let (mut user_ids, mut settings_of, mut status_of) = (Vec::new(), Vec::new(), Vec::new());
         for (_, _, stream, fact) in &events {
             match fact {
                 Fact::MessageSent { message_id } => message_ids.push(*message_id),
                 Fact::ChatJoined { chat_id } => chat_ids.push(*chat_id),
                 Fact::ContactChanged { other_id, .. } => user_ids.push(*other_id),
-                Fact::SettingsChanged => {
+                Fact::SettingsChanged | Fact::StatusChanged => {
                     if let Stream::User(user) = stream {
-                        settings_of.push(*user);
+                        let wanted = match fact {
+                            Fact::SettingsChanged => &mut settings_of,
+                            _ => &mut status_of,
+                        };
+                        wanted.push(*user);
                     }
                 }
             }
@@ -400,6 +410,7 @@ impl Db {
             .map(|user| (user.id, user))
             .collect();
         let settings = self.settings_by_user(&settings_of).await?;
+        let statuses = self.statuses_by_user(&status_of).await?;
         let missing = |pos: Pos| Error::Internal(format!("event {pos} names a missing row"));
         events
             .into_iter()
@@ -436,6 +447,16 @@ impl Db {
                             pos,
                             seq,
                             settings: *settings.get(&user).ok_or_else(|| missing(pos))?,
+                        }
+                    }
+                    Fact::StatusChanged => {
+                        let Stream::User(user) = stream else {
+                            return Err(missing(pos));
+                        };
+                        ServerEvent::StatusChanged {
+                            pos,
+                            seq,
+                            status: statuses.get(&user).cloned().ok_or_else(|| missing(pos))?,
                         }
                     }
                 };

@@ -12,10 +12,11 @@ mod accounts;
 pub use accounts::SessionRow;
 mod chats;
 mod contacts;
+pub use contacts::{RelationChange, SettingsChange};
 mod log;
 pub use log::{Fact, Logged, MemberPeriod, Stream};
 mod presence;
-pub use presence::PresenceChange;
+pub use presence::{PresenceChange, Seen};
 mod throttle;
 
 use crate::error::{Error, Result};

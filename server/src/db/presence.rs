@@ -4,41 +4,138 @@
 //! transaction, so two nodes changing one user's presence at once are put in order, and the version
 //! tells every node which announcement is the newer.
 
+use super::log::{next_user_seq, Append, Fact, Logged, Stream};
 use super::Db;
-use crate::error::Result;
-use app::model::{User, UserId};
+use crate::error::{Error, Result};
+use crate::relations::Pair;
+use crate::visibility::StoredPresence;
+use app::model::{MyStatus, Person, PresenceMode, Relation, StatusText, User, UserId, Visibility};
+use app::protocol::ServerEvent;
+use sqlx::{Any, Transaction};
 
-/// A user's presence changed: they are now `online`, as of `version`.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// A user's presence changed as others see it, as of `version`.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PresenceChange {
     pub user: User,
-    pub online: bool,
+    pub stored: StoredPresence,
     pub version: i64,
 }
 
+/// The people whose presence user `$1` might follow, and who might follow theirs: their contacts
+/// and the peers of their direct chats.
+const KNOWN_TO: &str = "SELECT other_id FROM contacts WHERE user_id = $1
+    UNION SELECT peer.user_id FROM chat_members me
+    JOIN chats c ON c.id = me.chat_id AND c.kind = 'direct'
+    JOIN chat_members peer ON peer.chat_id = c.id AND peer.user_id <> me.user_id
+    WHERE me.user_id = $1";
+
+/// A user's presence as stored, with where they and viewer `$1` stand (`mine` is theirs towards the
+/// viewer). `$2` is now, for the node leases.
+const SEEN_COLUMNS: &str = "u.id, u.username, u.presence_mode, u.status_text,
+    u.presence_visibility, u.last_seen_at, u.presence_version,
+    (SELECT count(*) FROM presence p JOIN nodes n ON n.id = p.node_id
+     WHERE p.user_id = u.id AND n.expires_at >= $2) AS connections,
+    s.relation AS mine, v.relation AS theirs
+    FROM users u
+    LEFT JOIN contacts s ON s.user_id = u.id AND s.other_id = $1
+    LEFT JOIN contacts v ON v.user_id = $1 AND v.other_id = u.id";
+
 #[derive(sqlx::FromRow)]
-struct VersionRow {
-    presence_version: i64,
+struct SeenRow {
+    id: i64,
     username: String,
+    presence_mode: String,
+    status_text: Option<String>,
+    presence_visibility: String,
+    last_seen_at: Option<i64>,
+    presence_version: i64,
+    connections: i64,
+    mine: Option<String>,
+    theirs: Option<String>,
+}
+
+/// Someone as a viewer may see them, and what decided it.
+pub struct Seen {
+    pub user: User,
+    pub stored: StoredPresence,
+    pub version: i64,
+    /// From the subject's side: `mine` is the subject's relation to the viewer.
+    pub pair: Pair,
+}
+
+impl Seen {
+    pub fn person(&self) -> Person {
+        Person {
+            user: self.user.clone(),
+            presence: self.stored.shown_to(self.pair),
+        }
+    }
+}
+
+fn stored_name<T>(parsed: Option<T>, name: &str) -> Result<T> {
+    parsed.ok_or_else(|| Error::Internal(format!("unknown name {name:?} stored")))
+}
+
+fn relation_of(stored: Option<&str>) -> Result<Relation> {
+    stored.map_or(Ok(Relation::None), |name| {
+        stored_name(Relation::from_stored(name), name)
+    })
+}
+
+impl TryFrom<SeenRow> for Seen {
+    type Error = Error;
+    fn try_from(row: SeenRow) -> Result<Self> {
+        Ok(Seen {
+            user: User {
+                id: UserId(row.id),
+                username: row.username,
+            },
+            stored: StoredPresence {
+                connected: row.connections > 0,
+                mode: stored_name(
+                    PresenceMode::from_stored(&row.presence_mode),
+                    &row.presence_mode,
+                )?,
+                text: row.status_text,
+                visibility: stored_name(
+                    Visibility::from_stored(&row.presence_visibility),
+                    &row.presence_visibility,
+                )?,
+                last_seen: row.last_seen_at,
+            },
+            version: row.presence_version,
+            pair: Pair {
+                mine: relation_of(row.mine.as_deref())?,
+                theirs: relation_of(row.theirs.as_deref())?,
+            },
+        })
+    }
 }
 
 /// Counts up `user`'s presence version, taking their row's lock until the transaction ends.
-async fn next_version(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    user: UserId,
-) -> Result<(User, i64)> {
-    let row = sqlx::query_as::<_, VersionRow>(
+async fn next_version(tx: &mut Transaction<'_, Any>, user: UserId) -> Result<i64> {
+    Ok(sqlx::query_scalar::<_, i64>(
         "UPDATE users SET presence_version = presence_version + 1 WHERE id = $1
-         RETURNING presence_version, username",
+         RETURNING presence_version",
     )
     .bind(user.0)
     .fetch_one(&mut **tx)
-    .await?;
-    let user = User {
-        id: user,
-        username: row.username,
-    };
-    Ok((user, row.presence_version))
+    .await?)
+}
+
+/// `user` and their presence as stored, inside a transaction.
+async fn read_stored(
+    tx: &mut Transaction<'_, Any>,
+    user: UserId,
+    now: i64,
+) -> Result<(User, StoredPresence)> {
+    let row = sqlx::query_as::<_, SeenRow>(&format!("SELECT {SEEN_COLUMNS} WHERE u.id = $1"))
+        .bind(user.0)
+        .bind(now)
+        .fetch_one(&mut **tx)
+        .await?;
+    let seen = Seen::try_from(row)?;
+    Ok((seen.user, seen.stored))
 }
 
 impl Db {
@@ -71,7 +168,8 @@ impl Db {
     }
 
     /// Records that `node` holds connections of `user` (`connected`) or no longer does; the change,
-    /// if the user's presence across all live nodes changed with it.
+    /// if others see one. When their last connection ends they were last seen now, unless they are
+    /// invisible: then nothing others see may move.
     pub async fn set_presence(
         &self,
         user: UserId,
@@ -80,8 +178,8 @@ impl Db {
         now: i64,
     ) -> Result<Option<PresenceChange>> {
         let mut tx = self.write.begin().await?;
-        let (shown, version) = next_version(&mut tx, user).await?;
-        let was_online = live_rows(&mut tx, user, now).await? > 0;
+        let version = next_version(&mut tx, user).await?;
+        let (_, before) = read_stored(&mut tx, user, now).await?;
         if connected {
             sqlx::query(
                 "INSERT INTO presence (user_id, node_id) VALUES ($1, $2)
@@ -98,13 +196,161 @@ impl Db {
                 .execute(&mut *tx)
                 .await?;
         }
-        let online = live_rows(&mut tx, user, now).await? > 0;
+        let (shown, mut after) = read_stored(&mut tx, user, now).await?;
+        if before.connected && !after.connected {
+            after.last_seen = mark_last_seen(&mut tx, user, &after, now).await?;
+        }
         tx.commit().await?;
-        Ok((online != was_online).then_some(PresenceChange {
+        Ok(
+            (before.public() != after.public()).then_some(PresenceChange {
+                user: shown,
+                stored: after,
+                version,
+            }),
+        )
+    }
+
+    /// Sets `user`'s mode and status text. Returns what they set, the `status:changed` for their
+    /// devices (none if nothing changed), and the change others see, if any. Going invisible while
+    /// connected looks to others like leaving now.
+    pub async fn set_status(
+        &self,
+        user: UserId,
+        mode: PresenceMode,
+        text: Option<StatusText>,
+        now: i64,
+    ) -> Result<(MyStatus, Vec<Logged>, Option<PresenceChange>)> {
+        let status = MyStatus {
+            mode,
+            text: text.map(StatusText::into_inner),
+        };
+        let mut tx = self.write.begin().await?;
+        let seq = next_user_seq(&mut tx, user).await?;
+        let version = next_version(&mut tx, user).await?;
+        let (_, before) = read_stored(&mut tx, user, now).await?;
+        if before.mode == status.mode && before.text == status.text {
+            tx.rollback().await?;
+            return Ok((status, Vec::new(), None));
+        }
+        sqlx::query("UPDATE users SET presence_mode = $1, status_text = $2 WHERE id = $3")
+            .bind(status.mode.as_str())
+            .bind(status.text.as_deref())
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await?;
+        let (shown, mut after) = read_stored(&mut tx, user, now).await?;
+        if after.connected && mode == PresenceMode::Invisible && before.mode != mode {
+            after.last_seen = mark_last_seen(&mut tx, user, &before, now).await?;
+        }
+        let mut append = Append::default();
+        let pushed = status.clone();
+        append.push(Stream::User(user), seq, Fact::StatusChanged, move |pos| {
+            ServerEvent::StatusChanged {
+                pos,
+                seq,
+                status: pushed,
+            }
+        });
+        let logged = append.write(&mut tx, now).await?;
+        tx.commit().await?;
+        let change = (before.public() != after.public()).then_some(PresenceChange {
             user: shown,
-            online,
+            stored: after,
             version,
-        }))
+        });
+        Ok((status, logged, change))
+    }
+
+    /// The mode and status text `user` set.
+    pub async fn my_status(&self, user: UserId) -> Result<MyStatus> {
+        let (mode, text) = sqlx::query_as::<_, (String, Option<String>)>(
+            "SELECT presence_mode, status_text FROM users WHERE id = $1",
+        )
+        .bind(user.0)
+        .fetch_one(&self.read)
+        .await?;
+        Ok(MyStatus {
+            mode: stored_name(PresenceMode::from_stored(&mode), &mode)?,
+            text,
+        })
+    }
+
+    /// The statuses of these users, by id, for building `status:changed` frames.
+    pub(super) async fn statuses_by_user(
+        &self,
+        users: &[UserId],
+    ) -> Result<std::collections::HashMap<UserId, MyStatus>> {
+        let ids: Vec<i64> = users.iter().map(|id| id.0).collect();
+        let select = "SELECT id, presence_mode, status_text FROM users WHERE id IN";
+        let rows: Vec<(i64, String, Option<String>)> =
+            super::rows_for_ids(&self.read, select, &ids).await?;
+        rows.into_iter()
+            .map(|(id, mode, text)| {
+                let mode = stored_name(PresenceMode::from_stored(&mode), &mode)?;
+                Ok((UserId(id), MyStatus { mode, text }))
+            })
+            .collect()
+    }
+
+    /// The people `viewer` knows (contacts and direct-chat peers), as the viewer may see them.
+    pub async fn people_known_to(&self, viewer: UserId, now: i64) -> Result<Vec<Seen>> {
+        self.seen(
+            viewer,
+            &format!("WHERE u.id IN ({KNOWN_TO}) ORDER BY u.id"),
+            now,
+        )
+        .await
+    }
+
+    /// Everyone registered but `viewer`, as the viewer may see them.
+    pub async fn everyone_seen_by(&self, viewer: UserId, now: i64) -> Result<Vec<Seen>> {
+        self.seen(viewer, "WHERE u.id <> $1 ORDER BY u.id", now)
+            .await
+    }
+
+    /// `subject` as `viewer` may see them, if they exist.
+    pub async fn seen_by(&self, viewer: UserId, subject: UserId, now: i64) -> Result<Option<Seen>> {
+        let row = sqlx::query_as::<_, SeenRow>(&format!("SELECT {SEEN_COLUMNS} WHERE u.id = $3"))
+            .bind(viewer.0)
+            .bind(now)
+            .bind(subject.0)
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(Seen::try_from).transpose()
+    }
+
+    async fn seen(&self, viewer: UserId, filter: &str, now: i64) -> Result<Vec<Seen>> {
+        sqlx::query_as::<_, SeenRow>(&format!("SELECT {SEEN_COLUMNS} {filter}"))
+            .bind(viewer.0)
+            .bind(now)
+            .fetch_all(&self.read)
+            .await?
+            .into_iter()
+            .map(Seen::try_from)
+            .collect()
+    }
+
+    /// Those who might follow `subject`'s presence (see `KNOWN_TO`), each with the pair from the
+    /// subject's side, for deciding who is told of a change.
+    pub async fn presence_followers(&self, subject: UserId) -> Result<Vec<(UserId, Pair)>> {
+        let rows = sqlx::query_as::<_, (i64, Option<String>, Option<String>)>(&format!(
+            "SELECT u.id, s.relation, v.relation FROM users u
+             LEFT JOIN contacts s ON s.user_id = $1 AND s.other_id = u.id
+             LEFT JOIN contacts v ON v.user_id = u.id AND v.other_id = $1
+             WHERE u.id IN ({KNOWN_TO})"
+        ))
+        .bind(subject.0)
+        .fetch_all(&self.read)
+        .await?;
+        rows.into_iter()
+            .map(|(viewer, mine, theirs)| {
+                let pair = Pair {
+                    mine: relation_of(mine.as_deref())?,
+                    theirs: relation_of(theirs.as_deref())?,
+                };
+                Ok((UserId(viewer), pair))
+            })
+            .collect()
     }
 
     /// Takes the nodes whose lease ran out for dead and forgets them; returns the users who went
@@ -149,15 +395,20 @@ impl Db {
     }
 
     /// The presence of `user` after a node holding them was forgotten: a change if they are now
-    /// offline everywhere.
+    /// offline everywhere and were not invisible (then others saw them leave already).
     async fn recheck_presence(&self, user: UserId, now: i64) -> Result<Option<PresenceChange>> {
         let mut tx = self.write.begin().await?;
-        let (shown, version) = next_version(&mut tx, user).await?;
-        let online = live_rows(&mut tx, user, now).await? > 0;
+        let version = next_version(&mut tx, user).await?;
+        let (shown, mut stored) = read_stored(&mut tx, user, now).await?;
+        if stored.connected || stored.mode == PresenceMode::Invisible {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        stored.last_seen = mark_last_seen(&mut tx, user, &stored, now).await?;
         tx.commit().await?;
-        Ok((!online).then_some(PresenceChange {
+        Ok(Some(PresenceChange {
             user: shown,
-            online,
+            stored,
             version,
         }))
     }
@@ -170,32 +421,23 @@ impl Db {
             .await?;
         Ok(users.into_iter().map(UserId).collect())
     }
-
-    /// Everyone connected to a live node.
-    pub async fn online_users(&self, now: i64) -> Result<Vec<UserId>> {
-        let users = sqlx::query_scalar::<_, i64>(
-            "SELECT DISTINCT p.user_id FROM presence p JOIN nodes n ON n.id = p.node_id
-             WHERE n.expires_at >= $1",
-        )
-        .bind(now)
-        .fetch_all(&self.read)
-        .await?;
-        Ok(users.into_iter().map(UserId).collect())
-    }
 }
 
-/// How many live nodes hold `user`.
-async fn live_rows(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+/// Records that `user` was last seen now, unless they are invisible (`stored` as it was): an
+/// invisible person's last seen stays where their going invisible put it. Returns their last seen.
+async fn mark_last_seen(
+    tx: &mut Transaction<'_, Any>,
     user: UserId,
+    stored: &StoredPresence,
     now: i64,
-) -> Result<i64> {
-    Ok(sqlx::query_scalar::<_, i64>(
-        "SELECT count(*) FROM presence p JOIN nodes n ON n.id = p.node_id
-         WHERE p.user_id = $1 AND n.expires_at >= $2",
-    )
-    .bind(user.0)
-    .bind(now)
-    .fetch_one(&mut **tx)
-    .await?)
+) -> Result<Option<i64>> {
+    if stored.mode == PresenceMode::Invisible {
+        return Ok(stored.last_seen);
+    }
+    sqlx::query("UPDATE users SET last_seen_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(user.0)
+        .execute(&mut **tx)
+        .await?;
+    Ok(Some(now))
 }

@@ -2,7 +2,7 @@
 //! without a network.
 
 use super::dispatch;
-use crate::db::SessionRow;
+use crate::db::{Seen, SessionRow};
 use crate::error::{Error, Result};
 use crate::hub::{frame, CloseReason, Registration, TOO_SLOW};
 use crate::state::LiveState;
@@ -275,9 +275,16 @@ async fn ready(state: &LiveState, session: &SessionRow, from: Pos) -> Result<Ser
         epoch: state.db.epoch().to_string(),
         pos: from,
         user_seq: state.db.user_seq(user.id).await?,
-        people: dispatch::people(state).await?,
+        people: state
+            .db
+            .people_known_to(user.id, crate::now_ms())
+            .await?
+            .iter()
+            .map(Seen::person)
+            .collect(),
         contacts: state.db.contacts(user.id).await?,
         settings: state.db.settings(user.id).await?,
+        status: state.db.my_status(user.id).await?,
         chats,
         more_chats,
     })
@@ -427,6 +434,7 @@ mod tests {
         }
         assert_eq!(state.hub.online_users(), vec![user.id]);
 
+        let bob = state.db.create_user("bob", "hash", 0).await.unwrap();
         let request = Request {
             id: 7,
             event: ClientEvent::UsersList,
@@ -436,7 +444,14 @@ mod tests {
             ServerEvent::Reply {
                 id: 7,
                 result: Reply::People { people },
-            } => assert_eq!(people.len(), 1),
+            } => {
+                let shown: Vec<_> = people.iter().map(|p| (&p.user, &p.presence)).collect();
+                assert_eq!(
+                    shown,
+                    vec![(&bob, &None)],
+                    "a stranger's presence is not shown"
+                );
+            }
             other => panic!("expected the people reply, got {other:?}"),
         }
         peer.send("{oops");

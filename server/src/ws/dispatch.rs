@@ -1,10 +1,10 @@
 //! One client request in, exactly one reply out, plus the pushes the change calls for.
 
-use crate::db::Logged;
+use crate::db::{Logged, Seen, SettingsChange};
 use crate::error::{plain_json_error, Result};
 use crate::relations::Action;
 use crate::state::LiveState;
-use app::model::{limits, MessageBody, Nonce, Person, User, UserId};
+use app::model::{limits, MessageBody, Nonce, StatusText, User, UserId};
 use app::protocol::{
     ApiError, ClientEvent, ErrorCode, Refusal, Reply, Request, RequestId, ServerEvent,
 };
@@ -91,12 +91,11 @@ async fn execute(
     let db = &state.db;
     let now = crate::now_ms();
     Ok(match event {
-        ClientEvent::UsersList => (
-            Reply::People {
-                people: people(state).await?,
-            },
-            Vec::new(),
-        ),
+        ClientEvent::UsersList => {
+            let seen = db.everyone_seen_by(user.id, now).await?;
+            let people = seen.iter().map(Seen::person).collect();
+            (Reply::People { people }, Vec::new())
+        }
         ClientEvent::ChatOpen { user_id } => {
             let (chat, logged) = db.open_direct(user, user_id, now).await?;
             (Reply::Chat { chat }, logged)
@@ -172,11 +171,33 @@ async fn execute(
         ClientEvent::SettingsUpdate {
             direct_messages,
             friend_requests,
+            presence_visibility,
         } => {
-            let (settings, logged) = db
-                .update_settings(user.id, direct_messages, friend_requests, now)
-                .await?;
+            let change = SettingsChange {
+                direct_messages,
+                friend_requests,
+                presence_visibility,
+            };
+            let (before, settings, logged) = db.update_settings(user.id, change, now).await?;
+            if before.presence_visibility != settings.presence_visibility {
+                state
+                    .presence
+                    .visibility_changed(
+                        user.id,
+                        before.presence_visibility,
+                        settings.presence_visibility,
+                    )
+                    .await;
+            }
             (Reply::Settings { settings }, logged)
+        }
+        ClientEvent::StatusSet { mode, text } => {
+            let text = StatusText::parse(&text)?;
+            let (status, logged, change) = db.set_status(user.id, mode, text, now).await?;
+            if let Some(change) = change {
+                state.presence.announce(change).await;
+            }
+            (Reply::Status { status }, logged)
         }
         ClientEvent::Sync { epoch, after } => {
             let page = db
@@ -200,31 +221,17 @@ async fn contact_change(
     other: UserId,
     action: Action,
 ) -> Result<(Reply, Vec<Logged>)> {
-    let (contact, logged) = state
+    let change = state
         .db
         .change_relation(user, other, action, crate::now_ms())
         .await?;
-    Ok((Reply::Contact { contact }, logged))
-}
-
-/// Everyone registered, with whether they are connected to any node now.
-pub async fn people(state: &LiveState) -> Result<Vec<Person>> {
-    let online: std::collections::HashSet<_> = state
-        .db
-        .online_users(crate::now_ms())
-        .await?
-        .into_iter()
-        .collect();
-    Ok(state
-        .db
-        .users()
-        .await?
-        .into_iter()
-        .map(|user| Person {
-            online: online.contains(&user.id),
-            user,
-        })
-        .collect())
+    state.presence.relation_changed(user.id, &change).await;
+    Ok((
+        Reply::Contact {
+            contact: change.contact,
+        },
+        change.logged,
+    ))
 }
 
 /// A page size the client asked for (or the default), within 1 and `max`.

@@ -307,37 +307,6 @@ async fn a_reconnecting_client_syncs_what_it_missed() {
 }
 
 #[tokio::test]
-async fn people_show_who_is_online() {
-    let Pair { app, alice, bob } = pair().await;
-    let (mut a, ready) = app.connect(&alice).await;
-    let ServerEvent::Ready { people, .. } = ready else {
-        unreachable!()
-    };
-    let bob_online = |people: &[app::model::Person]| {
-        people
-            .iter()
-            .find(|p| p.user.id == bob.user.id)
-            .map(|p| p.online)
-    };
-    assert_eq!(bob_online(&people), Some(false));
-
-    let (b, _) = app.connect(&bob).await;
-    match a.push().await {
-        ServerEvent::UserStatus { person } => assert!(person.online && person.user == bob.user),
-        other => panic!("expected user:status, got {other:?}"),
-    }
-    let Reply::People { people } = a.request(ClientEvent::UsersList).await.unwrap() else {
-        panic!()
-    };
-    assert_eq!(bob_online(&people), Some(true));
-    drop(b);
-    match a.push().await {
-        ServerEvent::UserStatus { person } => assert!(!person.online),
-        other => panic!("expected user:status, got {other:?}"),
-    }
-}
-
-#[tokio::test]
 async fn ready_holds_a_first_page_of_chats_with_short_previews() {
     let app = spawn_app_with(&["--registrations-per-hour", "100"]).await;
     let victim = app.register("victim").await;

@@ -1,10 +1,10 @@
 //! Several nodes sharing one PostgreSQL database and one NATS server, each started by the test.
 
 use crate::chat::{open, send};
-use crate::harness::{spawn_app_on, Ended, TestApp};
+use crate::harness::{befriend, spawn_app_on, Ended, TestApp};
 use crate::proxy::{assert_over_the_cap_at_the_upgrade, connect_for};
 use crate::services::{fresh_postgres_database, Nats, NodeProcess};
-use app::model::UserId;
+use app::model::{Status, UserId};
 use app::protocol::{close_code, ServerEvent};
 use std::time::Duration;
 
@@ -130,11 +130,11 @@ async fn delivery_goes_on_while_nats_is_down_and_after_it_is_back() {
 
 /// The next presence push `client` gets: who, and whether online.
 async fn status(client: &mut crate::harness::Client) -> (UserId, bool) {
-    loop {
-        if let ServerEvent::UserStatus { person } = client.push().await {
-            return (person.user.id, person.online);
-        }
-    }
+    let person = client.presence_push().await;
+    let online = person
+        .presence
+        .is_some_and(|presence| presence.status == Status::Online);
+    (person.user.id, online)
 }
 
 #[tokio::test]
@@ -144,15 +144,16 @@ async fn presence_is_cluster_wide() {
     let bob = nodes[1].register("bob").await;
     let (mut a, _) = nodes[0].connect(&alice).await;
 
-    let (on_one, ready) = nodes[1].connect(&bob).await;
+    let (mut on_one, _) = nodes[1].connect(&bob).await;
+    befriend(&mut a, alice.user.id, &mut on_one, bob.user.id).await;
     assert_eq!(status(&mut a).await, (bob.user.id, true));
+    let (_, ready) = nodes[1].connect(&bob).await;
     let ServerEvent::Ready { people, .. } = ready else {
         unreachable!()
     };
     assert!(
-        people
-            .iter()
-            .any(|p| p.user.id == alice.user.id && p.online),
+        people.iter().any(|p| p.user.id == alice.user.id
+            && p.presence.as_ref().map(|p| p.status) == Some(Status::Online)),
         "bob sees alice online on another node: {people:?}"
     );
 
@@ -186,6 +187,16 @@ async fn the_users_of_a_node_that_stops_renewing_its_lease_go_offline() {
         .execute(&database)
         .await
         .unwrap();
+    // Friends, so alice may see it.
+    sqlx::query(
+        "INSERT INTO contacts (user_id, other_id, relation, since)
+         VALUES ($1, $2, 'friend', 0), ($2, $1, 'friend', 0)",
+    )
+    .bind(alice.user.id.0)
+    .bind(bob.user.id.0)
+    .execute(&database)
+    .await
+    .unwrap();
     // Within a renewal (a second) a live node reaps it and announces bob offline.
     assert_eq!(status(&mut a).await, (bob.user.id, false));
     let left = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM nodes WHERE id = 'gone'")

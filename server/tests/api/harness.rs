@@ -1,6 +1,7 @@
 //! `spawn_app()` and clients that speak the protocol.
 
 use crate::services::{fresh_postgres_database, test_database, TestDatabase};
+use app::model::{Contact, Person, Relation, UserId};
 use app::protocol::{ApiError, ClientEvent, Credentials, Reply, Request, ServerEvent, Session};
 use clap::Parser;
 use futures::{SinkExt, StreamExt};
@@ -269,6 +270,27 @@ impl TestApp {
     }
 }
 
+/// Makes the people on connections `a` (user `a_id`) and `b` (`b_id`) friends: `a` asks, `b`
+/// accepts. Takes the `contact:changed` pushes that causes; presence pushes stay queued.
+pub async fn befriend(a: &mut Client, a_id: UserId, b: &mut Client, b_id: UserId) {
+    let asked = a
+        .request(ClientEvent::FriendRequest {
+            user_id: Some(b_id),
+            username: None,
+        })
+        .await;
+    assert!(matches!(asked, Ok(Reply::Contact { .. })), "{asked:?}");
+    let accepted = b.request(ClientEvent::FriendAccept { user_id: a_id }).await;
+    assert!(
+        matches!(accepted, Ok(Reply::Contact { .. })),
+        "{accepted:?}"
+    );
+    for client in [a, b] {
+        client.contact_push().await;
+        assert_eq!(client.contact_push().await.relation, Relation::Friend);
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.cancel();
@@ -363,6 +385,42 @@ impl Client {
         match self.pushes.pop_front() {
             Some(push) => push,
             None => self.next_event().await,
+        }
+    }
+
+    /// The next push `wanted` accepts, leaving the others queued in the order they came.
+    pub async fn take_push(&mut self, wanted: impl Fn(&ServerEvent) -> bool) -> ServerEvent {
+        if let Some(at) = self.pushes.iter().position(&wanted) {
+            return self.pushes.remove(at).expect("a queued push");
+        }
+        loop {
+            let event = self.next_event().await;
+            if wanted(&event) {
+                return event;
+            }
+            self.pushes.push_back(event);
+        }
+    }
+
+    /// The next `user:status` push, leaving the others queued.
+    pub async fn presence_push(&mut self) -> Person {
+        match self
+            .take_push(|event| matches!(event, ServerEvent::UserStatus { .. }))
+            .await
+        {
+            ServerEvent::UserStatus { person } => person,
+            _ => unreachable!(),
+        }
+    }
+
+    /// The next `contact:changed` push, leaving the others queued.
+    pub async fn contact_push(&mut self) -> Contact {
+        match self
+            .take_push(|event| matches!(event, ServerEvent::ContactChanged { .. }))
+            .await
+        {
+            ServerEvent::ContactChanged { contact, .. } => contact,
+            _ => unreachable!(),
         }
     }
 

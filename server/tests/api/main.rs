@@ -10,6 +10,7 @@ mod harness;
 mod http;
 mod lifecycle;
 mod people;
+mod presence;
 mod proxy;
 mod services;
 mod socket;

@@ -2,7 +2,7 @@
 
 use crate::chat::{open, send};
 use crate::harness::{pair, Client, Pair};
-use app::model::{Contact, MessagePolicy, Relation, RequestPolicy, Settings, UserId};
+use app::model::{Contact, MessagePolicy, Relation, RequestPolicy, Settings, UserId, Visibility};
 use app::protocol::{ApiError, ClientEvent, ErrorCode, Refusal, Reply, ServerEvent, Session};
 
 /// `event`'s reply: the user's relation to someone afterwards.
@@ -35,30 +35,12 @@ fn relation_with(contacts: &[Contact], user: UserId) -> Relation {
         .map_or(Relation::None, |contact| contact.relation)
 }
 
-/// The next `contact:changed` pushed to `client`, past pushes of other kinds.
 async fn contact_push(client: &mut Client) -> Contact {
-    loop {
-        if let ServerEvent::ContactChanged { contact, .. } = client.push().await {
-            return contact;
-        }
-    }
+    client.contact_push().await
 }
 
 async fn befriend(a: &mut Client, b: &mut Client, b_session: &Session, a_session: &Session) {
-    change(a, request(b_session)).await.unwrap();
-    change(
-        b,
-        ClientEvent::FriendAccept {
-            user_id: a_session.user.id,
-        },
-    )
-    .await
-    .unwrap();
-    // Both sides' pushes: request sent/received, then friends.
-    for _ in 0..2 {
-        contact_push(a).await;
-        contact_push(b).await;
-    }
+    crate::harness::befriend(a, a_session.user.id, b, b_session.user.id).await;
 }
 
 async fn set(
@@ -70,6 +52,7 @@ async fn set(
         .request(ClientEvent::SettingsUpdate {
             direct_messages,
             friend_requests,
+            presence_visibility: None,
         })
         .await
     {
@@ -450,6 +433,7 @@ async fn a_block_reads_the_same_as_not_being_allowed() {
         Settings {
             direct_messages: MessagePolicy::Friends,
             friend_requests: RequestPolicy::Nobody,
+            presence_visibility: Visibility::Friends,
         }
     );
 

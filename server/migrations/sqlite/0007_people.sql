@@ -20,3 +20,12 @@ ALTER TABLE users ADD COLUMN direct_messages TEXT NOT NULL DEFAULT 'everyone'
     CHECK (direct_messages IN ('everyone', 'friends'));
 ALTER TABLE users ADD COLUMN friend_requests TEXT NOT NULL DEFAULT 'everyone'
     CHECK (friend_requests IN ('everyone', 'nobody'));
+
+-- Presence as each person sets it, kept across connections: a mode, a custom status text, who may
+-- see them, and when they were last seen (their last connection ended, or they went invisible).
+ALTER TABLE users ADD COLUMN presence_mode TEXT NOT NULL DEFAULT 'online'
+    CHECK (presence_mode IN ('online', 'away', 'busy', 'invisible'));
+ALTER TABLE users ADD COLUMN status_text TEXT;
+ALTER TABLE users ADD COLUMN presence_visibility TEXT NOT NULL DEFAULT 'friends'
+    CHECK (presence_visibility IN ('everyone', 'friends', 'nobody'));
+ALTER TABLE users ADD COLUMN last_seen_at INTEGER;
