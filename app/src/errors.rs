@@ -161,6 +161,8 @@ pub enum Refusal {
     StatusTextTooLong { max_chars: usize },
     #[error("A status is one line, without control characters.")]
     StatusTextControlCharacter,
+    #[error("Type the start of a name to search for.")]
+    SearchQueryBlank,
 }
 
 impl Refusal {
@@ -199,7 +201,8 @@ impl Refusal {
             | Refusal::PasswordTooLong { .. }
             | Refusal::PersonUnnamed
             | Refusal::ContactIsSelf
-            | Refusal::StatusTextControlCharacter => ErrorCode::Invalid,
+            | Refusal::StatusTextControlCharacter
+            | Refusal::SearchQueryBlank => ErrorCode::Invalid,
             Refusal::StatusTextTooLong { .. } => ErrorCode::TooLarge,
         }
     }

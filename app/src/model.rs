@@ -62,6 +62,17 @@ pub struct Person {
     pub presence: Option<Presence>,
 }
 
+/// Someone as the directory shows them to the reader: where the reader stands with them, and their
+/// presence where the reader may see it.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryEntry {
+    pub user: User,
+    /// The reader's relation to them.
+    pub relation: Relation,
+    pub presence: Option<Presence>,
+}
+
 /// How someone appears to others.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -358,6 +369,9 @@ pub mod limits {
     pub const HISTORY_PAGE_MAX: u32 = 100;
     /// Chats in `ready`, and the most one `chats:list` page holds.
     pub const CHAT_PAGE_MAX: u32 = 50;
+    /// People in one page of the directory (`users:list`, `users:search`), and the default.
+    pub const DIRECTORY_PAGE_MAX: u32 = 50;
+    pub const DIRECTORY_PAGE_DEFAULT: u32 = 20;
     /// Characters of a custom status text.
     pub const STATUS_TEXT_MAX_CHARS: usize = 100;
     /// Characters of a message a chat list's preview shows.

@@ -6,8 +6,8 @@
 
 pub use crate::errors::{ApiError, ErrorCode, Refusal};
 use crate::model::{
-    Chat, ChatId, ChatPosition, Contact, Message, MessageId, MessagePolicy, MyStatus, Person, Pos,
-    PresenceMode, RequestPolicy, Seq, Settings, User, UserId, Visibility,
+    Chat, ChatId, ChatPosition, Contact, DirectoryEntry, Message, MessageId, MessagePolicy,
+    MyStatus, Person, Pos, PresenceMode, RequestPolicy, Seq, Settings, User, UserId, Visibility,
 };
 use serde::{Deserialize, Serialize};
 
@@ -28,9 +28,28 @@ pub struct Request {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum ClientEvent {
-    /// Everyone registered, with their presence where the asker may see it. Replies `people`.
+    /// A page of everyone registered but the asker, by username (in any letter case), after `after`
+    /// (the last username of the page before) when given. Replies `people`.
     #[serde(rename = "users:list")]
-    UsersList,
+    UsersList {
+        #[serde(default)]
+        after: Option<String>,
+        /// At most `DIRECTORY_PAGE_MAX`; `DIRECTORY_PAGE_DEFAULT` when not given.
+        #[serde(default)]
+        #[cfg_attr(feature = "schema", schemars(range(min = 1, max = crate::model::limits::DIRECTORY_PAGE_MAX)))]
+        limit: Option<u32>,
+    },
+    /// Like `users:list`, for the people whose username starts with `query`, in any letter case.
+    /// Replies `people`.
+    #[serde(rename = "users:search")]
+    UsersSearch {
+        query: String,
+        #[serde(default)]
+        after: Option<String>,
+        #[serde(default)]
+        #[cfg_attr(feature = "schema", schemars(range(min = 1, max = crate::model::limits::DIRECTORY_PAGE_MAX)))]
+        limit: Option<u32>,
+    },
     /// The direct chat with `user_id`, created on first use. Replies `chat`.
     #[serde(rename = "chat:open")]
     ChatOpen { user_id: UserId },
@@ -239,7 +258,10 @@ impl ServerEvent {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Reply {
     People {
-        people: Vec<Person>,
+        /// By username, in any letter case.
+        people: Vec<DirectoryEntry>,
+        /// More follow: ask again with `after` set to the last username here.
+        has_more: bool,
     },
     Chat {
         chat: Chat,

@@ -157,8 +157,11 @@ impl Store {
                 if let Some(chat_id) = self.selected {
                     requests.extend(self.load_history_if_missing(chat_id));
                 }
-                // Everyone registered, to start chats with; `ready` holds only the people known.
-                requests.push(self.request(ClientEvent::UsersList));
+                // People to start chats with; `ready` holds only the people known.
+                requests.push(self.request(ClientEvent::UsersList {
+                    after: None,
+                    limit: Some(crate::model::limits::DIRECTORY_PAGE_MAX),
+                }));
             }
             ServerEvent::Reply { id, result } => {
                 self.sends.remove(&id);
@@ -215,7 +218,15 @@ impl Store {
 
     fn apply_reply(&mut self, reply: Reply) -> Vec<Request> {
         match reply {
-            Reply::People { people } => self.set_people(people),
+            Reply::People { people, .. } => {
+                let mut known = std::mem::take(&mut self.people);
+                known.retain(|person| people.iter().all(|entry| entry.user.id != person.user.id));
+                known.extend(people.into_iter().map(|entry| Person {
+                    user: entry.user,
+                    presence: entry.presence,
+                }));
+                self.set_people(known);
+            }
             Reply::Chat { chat } => {
                 let id = chat.id;
                 self.upsert_chat(chat);
@@ -525,7 +536,10 @@ mod tests {
         let requests = store.apply(ready(5));
         assert_eq!(
             requests.into_iter().map(|r| r.event).collect::<Vec<_>>(),
-            vec![ClientEvent::UsersList]
+            vec![ClientEvent::UsersList {
+                after: None,
+                limit: Some(50)
+            }]
         );
         assert_eq!(store.position.as_ref().map(|p| p.pos), Some(5));
         assert_eq!(store.people.len(), 1);

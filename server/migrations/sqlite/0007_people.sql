@@ -29,3 +29,8 @@ ALTER TABLE users ADD COLUMN status_text TEXT;
 ALTER TABLE users ADD COLUMN presence_visibility TEXT NOT NULL DEFAULT 'friends'
     CHECK (presence_visibility IN ('everyone', 'friends', 'nobody'));
 ALTER TABLE users ADD COLUMN last_seen_at INTEGER;
+
+-- The directory's order and its prefix search: the username in lower case, compared byte by byte.
+ALTER TABLE users ADD COLUMN search_key TEXT;
+UPDATE users SET search_key = lower(username);
+CREATE UNIQUE INDEX users_search_key ON users (search_key);

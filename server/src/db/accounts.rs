@@ -48,7 +48,8 @@ impl Db {
     /// Registers a user; a taken username (in any letter case) is a conflict.
     pub async fn create_user(&self, username: &str, password_hash: &str, now: i64) -> Result<User> {
         let inserted = sqlx::query_scalar::<_, i64>(
-            "INSERT INTO users (username, password_hash, created_at) VALUES ($1, $2, $3) RETURNING id",
+            "INSERT INTO users (username, search_key, password_hash, created_at)
+             VALUES ($1, lower($1), $2, $3) RETURNING id",
         )
         .bind(username)
         .bind(password_hash)

@@ -9,7 +9,9 @@ use super::Db;
 use crate::error::{Error, Result};
 use crate::relations::Pair;
 use crate::visibility::StoredPresence;
-use app::model::{MyStatus, Person, PresenceMode, Relation, StatusText, User, UserId, Visibility};
+use app::model::{
+    DirectoryEntry, MyStatus, Person, PresenceMode, Relation, StatusText, User, UserId, Visibility,
+};
 use app::protocol::ServerEvent;
 use sqlx::{Any, Transaction};
 
@@ -67,6 +69,14 @@ impl Seen {
     pub fn person(&self) -> Person {
         Person {
             user: self.user.clone(),
+            presence: self.stored.shown_to(self.pair),
+        }
+    }
+
+    pub fn entry(&self) -> DirectoryEntry {
+        DirectoryEntry {
+            user: self.user.clone(),
+            relation: self.pair.theirs,
             presence: self.stored.shown_to(self.pair),
         }
     }
@@ -302,10 +312,40 @@ impl Db {
         .await
     }
 
-    /// Everyone registered but `viewer`, as the viewer may see them.
-    pub async fn everyone_seen_by(&self, viewer: UserId, now: i64) -> Result<Vec<Seen>> {
-        self.seen(viewer, "WHERE u.id <> $1 ORDER BY u.id", now)
-            .await
+    /// A page of the directory as `viewer` may see it: everyone but the viewer whose username
+    /// starts with `prefix` (in any letter case), by username, after `after`; and whether more follow.
+    pub async fn directory(
+        &self,
+        viewer: UserId,
+        prefix: &str,
+        after: Option<&str>,
+        limit: u32,
+        now: i64,
+    ) -> Result<(Vec<Seen>, bool)> {
+        let prefix = prefix.to_lowercase();
+        // Everything that starts with the prefix sorts before it followed by the highest character.
+        let end = format!("{prefix}{}", char::MAX);
+        let after = after.map(str::to_lowercase).unwrap_or_default();
+        let mut rows = sqlx::query_as::<_, SeenRow>(&format!(
+            "SELECT {SEEN_COLUMNS} WHERE u.id <> $1 AND u.search_key > $3
+               AND u.search_key >= $4 AND u.search_key < $5
+             ORDER BY u.search_key LIMIT $6"
+        ))
+        .bind(viewer.0)
+        .bind(now)
+        .bind(after)
+        .bind(prefix)
+        .bind(end)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.read)
+        .await?;
+        let has_more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let seen = rows
+            .into_iter()
+            .map(Seen::try_from)
+            .collect::<Result<_>>()?;
+        Ok((seen, has_more))
     }
 
     /// `subject` as `viewer` may see them, if they exist.

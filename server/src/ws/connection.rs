@@ -437,13 +437,16 @@ mod tests {
         let bob = state.db.create_user("bob", "hash", 0).await.unwrap();
         let request = Request {
             id: 7,
-            event: ClientEvent::UsersList,
+            event: ClientEvent::UsersList {
+                after: None,
+                limit: None,
+            },
         };
         peer.send(&serde_json::to_string(&request).unwrap());
         match peer.event().await {
             ServerEvent::Reply {
                 id: 7,
-                result: Reply::People { people },
+                result: Reply::People { people, .. },
             } => {
                 let shown: Vec<_> = people.iter().map(|p| (&p.user, &p.presence)).collect();
                 assert_eq!(

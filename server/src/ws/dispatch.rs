@@ -91,10 +91,16 @@ async fn execute(
     let db = &state.db;
     let now = crate::now_ms();
     Ok(match event {
-        ClientEvent::UsersList => {
-            let seen = db.everyone_seen_by(user.id, now).await?;
-            let people = seen.iter().map(Seen::person).collect();
-            (Reply::People { people }, Vec::new())
+        ClientEvent::UsersList { after, limit } => directory(state, user, "", after, limit).await?,
+        ClientEvent::UsersSearch {
+            query,
+            after,
+            limit,
+        } => {
+            if query.trim().is_empty() {
+                return Err(Refusal::SearchQueryBlank.into());
+            }
+            directory(state, user, query.trim(), after, limit).await?
         }
         ClientEvent::ChatOpen { user_id } => {
             let (chat, logged) = db.open_direct(user, user_id, now).await?;
@@ -213,6 +219,27 @@ async fn execute(
             )
         }
     })
+}
+
+/// A page of the people whose username starts with `prefix`, as `user` may see them.
+async fn directory(
+    state: &LiveState,
+    user: &User,
+    prefix: &str,
+    after: Option<String>,
+    limit: Option<u32>,
+) -> Result<(Reply, Vec<Logged>)> {
+    let limit = page_limit(
+        limit,
+        limits::DIRECTORY_PAGE_DEFAULT,
+        limits::DIRECTORY_PAGE_MAX,
+    )?;
+    let (seen, has_more) = state
+        .db
+        .directory(user.id, prefix, after.as_deref(), limit, crate::now_ms())
+        .await?;
+    let people = seen.iter().map(Seen::entry).collect();
+    Ok((Reply::People { people, has_more }, Vec::new()))
 }
 
 async fn contact_change(

@@ -1,7 +1,7 @@
 //! Friends, blocking and the settings that say who may reach whom.
 
 use crate::chat::{open, send};
-use crate::harness::{pair, Client, Pair};
+use crate::harness::{pair, spawn_app_with, Client, Pair};
 use app::model::{Contact, MessagePolicy, Relation, RequestPolicy, Settings, UserId, Visibility};
 use app::protocol::{ApiError, ClientEvent, ErrorCode, Refusal, Reply, ServerEvent, Session};
 
@@ -530,4 +530,119 @@ async fn friends_only_messages_let_friends_through() {
         unreachable!()
     };
     assert_eq!(after, user_seq, "an unchanged setting logs nothing");
+}
+
+/// One page of `users:search` (or `users:list` without a query), as (username, relation, presence
+/// shown) triples, and whether more follow.
+async fn search(
+    client: &mut Client,
+    query: Option<&str>,
+    after: Option<&str>,
+    limit: Option<u32>,
+) -> Result<(Vec<(String, Relation, bool)>, bool), ApiError> {
+    let after = after.map(str::to_string);
+    let event = match query {
+        Some(query) => ClientEvent::UsersSearch {
+            query: query.into(),
+            after,
+            limit,
+        },
+        None => ClientEvent::UsersList { after, limit },
+    };
+    match client.request(event).await? {
+        Reply::People { people, has_more } => Ok((
+            people
+                .into_iter()
+                .map(|entry| {
+                    (
+                        entry.user.username,
+                        entry.relation,
+                        entry.presence.is_some(),
+                    )
+                })
+                .collect(),
+            has_more,
+        )),
+        other => panic!("expected people, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_directory_finds_people_by_the_start_of_their_name_page_by_page() {
+    let app = spawn_app_with(&["--registrations-per-hour", "100"]).await;
+    let alice = app.register("alice").await;
+    let mut sessions = Vec::new();
+    for name in ["Anna", "anne", "annie", "Anton", "bob"] {
+        sessions.push(app.register(name).await);
+    }
+    let (mut a, _) = app.connect(&alice).await;
+    let (mut anne, _) = app.connect(&sessions[1]).await;
+    befriend(&mut a, &mut anne, &sessions[1], &alice).await;
+    change(&mut a, request(&sessions[2])).await.unwrap();
+    change(
+        &mut a,
+        ClientEvent::UserBlock {
+            user_id: sessions[3].user.id,
+        },
+    )
+    .await
+    .unwrap();
+
+    let (first, more) = search(&mut a, Some("ANN"), None, Some(2)).await.unwrap();
+    assert_eq!(
+        first,
+        vec![
+            ("Anna".to_string(), Relation::None, false),
+            ("anne".to_string(), Relation::Friend, true),
+        ]
+    );
+    assert!(more);
+    let (rest, more) = search(&mut a, Some("ANN"), Some("anne"), Some(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        rest,
+        vec![("annie".to_string(), Relation::RequestSent, false)]
+    );
+    assert!(!more);
+
+    let (everyone, more) = search(&mut a, None, None, None).await.unwrap();
+    let listed: Vec<_> = everyone
+        .iter()
+        .map(|(name, relation, _)| (name.as_str(), *relation))
+        .collect();
+    assert_eq!(
+        listed,
+        vec![
+            ("Anna", Relation::None),
+            ("anne", Relation::Friend),
+            ("annie", Relation::RequestSent),
+            ("Anton", Relation::Blocked),
+            ("bob", Relation::None),
+        ],
+        "everyone but the one asking, by name in any case"
+    );
+    assert!(!more);
+    assert!(search(&mut a, Some("zed"), None, None)
+        .await
+        .unwrap()
+        .0
+        .is_empty());
+
+    // Anton, blocked, finds alice like anyone else does: no relation, no presence.
+    let (mut anton, _) = app.connect(&sessions[3]).await;
+    let (found, _) = search(&mut anton, Some("al"), None, None).await.unwrap();
+    assert_eq!(found, vec![("alice".to_string(), Relation::None, false)]);
+
+    for (query, limit, kind) in [
+        (Some(" "), None, Refusal::SearchQueryBlank),
+        (None, Some(0), Refusal::LimitOutOfRange { max: 50 }),
+        (Some("a"), Some(51), Refusal::LimitOutOfRange { max: 50 }),
+    ] {
+        let refused = search(&mut a, query, None, limit).await.unwrap_err();
+        assert_eq!(
+            (refused.code, refused.refusal),
+            (ErrorCode::Invalid, Some(kind))
+        );
+    }
 }

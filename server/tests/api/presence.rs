@@ -41,8 +41,19 @@ fn find(people: &[Person], user: UserId) -> Option<Presence> {
 }
 
 async fn listed(client: &mut Client, user: UserId) -> Option<Presence> {
-    match client.request(ClientEvent::UsersList).await {
-        Ok(Reply::People { people }) => find(&people, user),
+    match client
+        .request(ClientEvent::UsersList {
+            after: None,
+            limit: None,
+        })
+        .await
+    {
+        Ok(Reply::People { people, .. }) => {
+            let entry = people.into_iter().find(|entry| entry.user.id == user);
+            entry
+                .unwrap_or_else(|| panic!("{user} is not listed"))
+                .presence
+        }
         other => panic!("expected people, got {other:?}"),
     }
 }

@@ -158,7 +158,13 @@ async fn an_oversized_frame_ends_only_that_connection() {
     big.send_text("x".repeat(app::model::limits::FRAME_MAX_BYTES + 1))
         .await;
     big.closed().await;
-    let reply = other.request(ClientEvent::UsersList).await.unwrap();
+    let reply = other
+        .request(ClientEvent::UsersList {
+            after: None,
+            limit: None,
+        })
+        .await
+        .unwrap();
     assert!(matches!(reply, Reply::People { .. }), "{reply:?}");
 }
 
