@@ -163,6 +163,15 @@ pub enum Refusal {
     StatusTextControlCharacter,
     #[error("Type the start of a name to search for.")]
     SearchQueryBlank,
+    /// Their presence is not shown to the asker (their setting, or a block: which is not said).
+    #[error("You cannot see when they are online.")]
+    PresenceHidden { user_id: UserId },
+    #[error("You are waiting for them already.")]
+    AlreadyWaiting,
+    #[error("You are not waiting for them.")]
+    NotWaiting,
+    #[error("You are waiting for {max} people, the most one may: stop waiting for some first.")]
+    TooManyWaits { max: usize },
 }
 
 impl Refusal {
@@ -174,10 +183,11 @@ impl Refusal {
             | Refusal::UnknownUsername
             | Refusal::NoFriendRequest
             | Refusal::NotFriends
-            | Refusal::NotBlocked => ErrorCode::NotFound,
-            Refusal::RequestsNotAllowed { .. } | Refusal::MessagesNotAllowed { .. } => {
-                ErrorCode::Forbidden
-            }
+            | Refusal::NotBlocked
+            | Refusal::NotWaiting => ErrorCode::NotFound,
+            Refusal::RequestsNotAllowed { .. }
+            | Refusal::MessagesNotAllowed { .. }
+            | Refusal::PresenceHidden { .. } => ErrorCode::Forbidden,
             Refusal::MessageTooLong { .. } => ErrorCode::TooLarge,
             Refusal::NonceReused
             | Refusal::UsernameTaken
@@ -188,7 +198,9 @@ impl Refusal {
             | Refusal::TooManyFriends { .. }
             | Refusal::TheyHaveTooManyFriends { .. }
             | Refusal::TooManyRequests { .. }
-            | Refusal::TooManyBlocked { .. } => ErrorCode::Conflict,
+            | Refusal::TooManyBlocked { .. }
+            | Refusal::AlreadyWaiting
+            | Refusal::TooManyWaits { .. } => ErrorCode::Conflict,
             Refusal::DirectChatWithSelf
             | Refusal::MessageBlank
             | Refusal::MessageControlCharacter

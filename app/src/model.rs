@@ -384,6 +384,8 @@ pub mod limits {
     pub const REQUESTS_RECEIVED_MAX: usize = 1000;
     /// People one person may block.
     pub const BLOCKED_MAX: usize = 1000;
+    /// People one person may wait for (`user:wait`) at a time.
+    pub const WAITS_MAX: usize = 20;
     /// The largest HTTP request body the API reads.
     pub const HTTP_BODY_MAX_BYTES: usize = 16 * 1024;
     /// The largest WebSocket text frame the server reads.

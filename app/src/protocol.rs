@@ -144,6 +144,14 @@ pub enum ClientEvent {
         #[serde(default)]
         presence_visibility: Option<Visibility>,
     },
+    /// Asks to be told, once, when `user_id` next comes online: on every device the user has
+    /// connected then. Kept until then (across reconnects and restarts) or `user:stop-waiting`.
+    /// Only for people whose presence the user may see. Replies `waiting`.
+    #[serde(rename = "user:wait")]
+    UserWait { user_id: UserId },
+    /// Replies `waiting`.
+    #[serde(rename = "user:stop-waiting")]
+    UserStopWaiting { user_id: UserId },
     /// Sets the user's presence mode and custom status text (empty for none). Replies `status`.
     #[serde(rename = "status:set")]
     StatusSet {
@@ -183,6 +191,8 @@ pub enum ServerEvent {
         settings: Settings,
         /// The presence mode and status text the user set.
         status: MyStatus,
+        /// The people the user is waiting for (`user:wait`).
+        waiting: Vec<User>,
         /// The first page of the user's chats, most recently active first.
         chats: Vec<Chat>,
         /// More chats follow: ask `chats:list` from the last one's position.
@@ -224,6 +234,16 @@ pub enum ServerEvent {
         seq: Seq,
         status: MyStatus,
     },
+    /// The people the user waits for changed (on any device). A user event.
+    #[serde(rename = "waiting:changed")]
+    WaitingChanged {
+        pos: Pos,
+        seq: Seq,
+        waiting: Vec<User>,
+    },
+    /// Someone the user waited for came online; the wait is over. A user event.
+    #[serde(rename = "user:arrived")]
+    UserArrived { pos: Pos, seq: Seq, user: User },
     /// The user changed their settings (on any device). A user event.
     #[serde(rename = "settings:changed")]
     SettingsChanged {
@@ -246,7 +266,9 @@ impl ServerEvent {
             | ServerEvent::ChatNew { pos, .. }
             | ServerEvent::ContactChanged { pos, .. }
             | ServerEvent::SettingsChanged { pos, .. }
-            | ServerEvent::StatusChanged { pos, .. } => Some(*pos),
+            | ServerEvent::StatusChanged { pos, .. }
+            | ServerEvent::WaitingChanged { pos, .. }
+            | ServerEvent::UserArrived { pos, .. } => Some(*pos),
             _ => None,
         }
     }
@@ -291,6 +313,10 @@ pub enum Reply {
     },
     Status {
         status: MyStatus,
+    },
+    /// Everyone the user is waiting for.
+    Waiting {
+        waiting: Vec<User>,
     },
     Sync {
         /// Oldest first; apply them in order.

@@ -18,6 +18,7 @@ use crate::cluster::Cluster;
 use crate::db::{Db, PresenceChange, RelationChange};
 use crate::hub::Hub;
 use crate::relations::Pair;
+use crate::relay::Relay;
 use crate::visibility::may_see;
 use app::model::{Person, UserId, Visibility};
 use app::protocol::ServerEvent;
@@ -30,6 +31,8 @@ pub struct Presence {
     db: Db,
     hub: Arc<Hub>,
     cluster: Cluster,
+    /// Delivers the `user:arrived` events that end waits.
+    relay: Relay,
     /// This node's name in the `nodes` table, new at every start.
     node: String,
     lease: Duration,
@@ -52,6 +55,7 @@ impl Presence {
         db: Db,
         hub: Arc<Hub>,
         cluster: Cluster,
+        relay: Relay,
         lease: Duration,
         shutdown: CancellationToken,
     ) -> crate::error::Result<Arc<Self>> {
@@ -60,6 +64,7 @@ impl Presence {
             db,
             hub,
             cluster,
+            relay,
             lease,
             applied: Mutex::new(HashMap::new()),
         });
@@ -130,8 +135,22 @@ impl Presence {
         }
     }
 
-    /// Tells everyone allowed to follow the user of a change they see.
+    /// Tells everyone allowed to follow the user of a change they see, and on an arrival ends the
+    /// waits for them.
     pub async fn announce(&self, change: PresenceChange) {
+        if change.arrived {
+            let ended = self
+                .db
+                .end_waits(&change.user, change.stored.visibility, crate::now_ms())
+                .await;
+            match ended {
+                Ok(logged) => self.relay.committed(logged),
+                // The waits stay for the next arrival.
+                Err(error) => {
+                    tracing::warn!(%error, user = %change.user.id, "cannot end the waits for an arrival")
+                }
+            }
+        }
         let followers = match self.db.presence_followers(change.user.id).await {
             Ok(followers) => followers,
             Err(error) => {

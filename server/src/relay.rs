@@ -32,6 +32,7 @@ const MEMBER_CACHE_CHATS: usize = 10_000;
 #[derive(Clone)]
 pub struct Relay {
     wake: mpsc::UnboundedSender<Vec<Logged>>,
+    cluster: Cluster,
 }
 
 impl Relay {
@@ -41,11 +42,20 @@ impl Relay {
         let worker = Worker {
             db,
             hub,
-            cluster,
+            cluster: cluster.clone(),
             members: HashMap::new(),
         };
         tokio::spawn(worker.run(wakes, shutdown));
-        Self { wake }
+        Self { wake, cluster }
+    }
+
+    /// Delivers events this node just committed, here and on every other node.
+    pub fn committed(&self, logged: Vec<Logged>) {
+        if logged.is_empty() {
+            return;
+        }
+        self.cluster.committed(&logged);
+        self.woken(logged);
     }
 
     /// Wakes the relay with events just committed, on this node or another.

@@ -52,6 +52,7 @@ impl LiveState {
             db.clone(),
             hub.clone(),
             cluster.clone(),
+            relay.clone(),
             presence_lease,
             shutdown.clone(),
         )
@@ -76,11 +77,7 @@ impl LiveState {
 
     /// Delivers events this node just committed, here and on every other node.
     pub fn committed(&self, logged: Vec<Logged>) {
-        if logged.is_empty() {
-            return;
-        }
-        self.cluster.committed(&logged);
-        self.relay.woken(logged);
+        self.relay.committed(logged);
     }
 
     /// Closes a session's sockets, here and on every other node.

@@ -38,6 +38,10 @@ pub struct Store {
     pub settings: Settings,
     /// The presence mode and status text I set.
     pub status: MyStatus,
+    /// The people I wait for (`user:wait`).
+    pub waiting: Vec<User>,
+    /// People I waited for who came online, newest last, until shown.
+    pub arrivals: Vec<User>,
     /// Most recent activity first.
     pub chats: Vec<Chat>,
     /// The server has older chats than those loaded.
@@ -116,9 +120,11 @@ impl Store {
                 contacts,
                 settings,
                 status,
+                waiting,
                 chats,
                 more_chats,
             } => {
+                self.waiting = waiting;
                 self.me = Some(user);
                 self.set_people(people);
                 self.set_contacts(contacts);
@@ -206,6 +212,17 @@ impl Store {
                     self.status = status;
                 }
             }
+            ServerEvent::WaitingChanged { seq, waiting, .. } => {
+                if self.user_event(seq) {
+                    self.waiting = waiting;
+                }
+            }
+            ServerEvent::UserArrived { seq, user, .. } => {
+                if self.user_event(seq) {
+                    self.waiting.retain(|waited| waited.id != user.id);
+                    self.arrivals.push(user);
+                }
+            }
             ServerEvent::UserStatus { person } => {
                 let mut people = std::mem::take(&mut self.people);
                 people.retain(|known| known.user.id != person.user.id);
@@ -243,6 +260,7 @@ impl Store {
             Reply::Contacts { contacts } => self.set_contacts(contacts),
             Reply::Settings { settings } => self.settings = settings,
             Reply::Status { status } => self.status = status,
+            Reply::Waiting { waiting } => self.waiting = waiting,
             Reply::History {
                 chat_id,
                 messages,
@@ -525,6 +543,7 @@ mod tests {
             contacts: vec![],
             settings: Settings::default(),
             status: MyStatus::default(),
+            waiting: vec![],
             chats: vec![chat(1)],
             more_chats: false,
         }
@@ -616,6 +635,7 @@ mod tests {
             contacts: vec![],
             settings: Settings::default(),
             status: MyStatus::default(),
+            waiting: vec![],
             chats: vec![chat(1)],
             more_chats: true,
         });

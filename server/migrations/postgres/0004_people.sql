@@ -36,3 +36,12 @@ ALTER TABLE users ADD COLUMN search_key TEXT COLLATE "C";
 UPDATE users SET search_key = lower(username);
 ALTER TABLE users ALTER COLUMN search_key SET NOT NULL;
 CREATE UNIQUE INDEX users_search_key ON users (search_key);
+
+-- People waiting to be told when someone comes online: one notice, then the row is gone.
+CREATE TABLE waits (
+    user_id    BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    subject_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    since      BIGINT NOT NULL,
+    PRIMARY KEY (user_id, subject_id)
+);
+CREATE INDEX waits_subject ON waits (subject_id);

@@ -34,3 +34,12 @@ ALTER TABLE users ADD COLUMN last_seen_at INTEGER;
 ALTER TABLE users ADD COLUMN search_key TEXT;
 UPDATE users SET search_key = lower(username);
 CREATE UNIQUE INDEX users_search_key ON users (search_key);
+
+-- People waiting to be told when someone comes online: one notice, then the row is gone.
+CREATE TABLE waits (
+    user_id    INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    subject_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    since      INTEGER NOT NULL,
+    PRIMARY KEY (user_id, subject_id)
+);
+CREATE INDEX waits_subject ON waits (subject_id);

@@ -45,6 +45,12 @@ pub enum Fact {
     /// A user event: the user set their presence mode or status text, which are in `users`.
     #[serde(rename = "status_changed@1")]
     StatusChanged,
+    /// A user event: the people the user waits for changed; they are in `waits`.
+    #[serde(rename = "waiting_changed@1")]
+    WaitingChanged,
+    /// A user event: `user_id`, whom the user waited for, came online.
+    #[serde(rename = "user_arrived@1")]
+    UserArrived { user_id: UserId },
 }
 
 impl Fact {
@@ -55,7 +61,9 @@ impl Fact {
             Fact::MessageSent { .. }
             | Fact::ContactChanged { .. }
             | Fact::SettingsChanged
-            | Fact::StatusChanged => None,
+            | Fact::StatusChanged
+            | Fact::WaitingChanged
+            | Fact::UserArrived { .. } => None,
         }
     }
 }
@@ -376,16 +384,19 @@ impl Db {
         // What the facts name, read below in one query per kind.
         let (mut message_ids, mut chat_ids) = (Vec::new(), Vec::new());
         let (mut user_ids, mut settings_of, mut status_of) = (Vec::new(), Vec::new(), Vec::new());
+        let mut waiting_of = Vec::new();
         for (_, _, stream, fact) in &events {
             match fact {
                 Fact::MessageSent { message_id } => message_ids.push(*message_id),
                 Fact::ChatJoined { chat_id } => chat_ids.push(*chat_id),
                 Fact::ContactChanged { other_id, .. } => user_ids.push(*other_id),
-                Fact::SettingsChanged | Fact::StatusChanged => {
+                Fact::UserArrived { user_id } => user_ids.push(*user_id),
+                Fact::SettingsChanged | Fact::StatusChanged | Fact::WaitingChanged => {
                     if let Stream::User(user) = stream {
                         let wanted = match fact {
                             Fact::SettingsChanged => &mut settings_of,
-                            _ => &mut status_of,
+                            Fact::StatusChanged => &mut status_of,
+                            _ => &mut waiting_of,
                         };
                         wanted.push(*user);
                     }
@@ -411,6 +422,7 @@ impl Db {
             .collect();
         let settings = self.settings_by_user(&settings_of).await?;
         let statuses = self.statuses_by_user(&status_of).await?;
+        let waiting = self.waiting_by_user(&waiting_of).await?;
         let missing = |pos: Pos| Error::Internal(format!("event {pos} names a missing row"));
         events
             .into_iter()
@@ -447,6 +459,22 @@ impl Db {
                             pos,
                             seq,
                             settings: *settings.get(&user).ok_or_else(|| missing(pos))?,
+                        }
+                    }
+                    Fact::UserArrived { user_id } => ServerEvent::UserArrived {
+                        pos,
+                        seq,
+                        user: users.get(user_id).cloned().ok_or_else(|| missing(pos))?,
+                    },
+                    Fact::WaitingChanged => {
+                        let Stream::User(user) = stream else {
+                            return Err(missing(pos));
+                        };
+                        ServerEvent::WaitingChanged {
+                            pos,
+                            seq,
+                            // Every such event of a page shows the list as it is now.
+                            waiting: waiting.get(&user).cloned().ok_or_else(|| missing(pos))?,
                         }
                     }
                     Fact::StatusChanged => {
@@ -500,6 +528,12 @@ mod tests {
                 },
             ),
             (r#"{"fact":"settings_changed@1"}"#, Fact::SettingsChanged),
+            (r#"{"fact":"status_changed@1"}"#, Fact::StatusChanged),
+            (r#"{"fact":"waiting_changed@1"}"#, Fact::WaitingChanged),
+            (
+                r#"{"fact":"user_arrived@1","user_id":5}"#,
+                Fact::UserArrived { user_id: UserId(5) },
+            ),
         ];
         for (json, fact) in stored {
             assert_eq!(serde_json::from_str::<Fact>(json).unwrap(), fact);

@@ -18,6 +18,7 @@ pub use log::{Fact, Logged, MemberPeriod, Stream};
 mod presence;
 pub use presence::{PresenceChange, Seen};
 mod throttle;
+mod waits;
 
 use crate::error::{Error, Result};
 use sqlx::any::AnyPoolOptions;

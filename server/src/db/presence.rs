@@ -10,7 +10,8 @@ use crate::error::{Error, Result};
 use crate::relations::Pair;
 use crate::visibility::StoredPresence;
 use app::model::{
-    DirectoryEntry, MyStatus, Person, PresenceMode, Relation, StatusText, User, UserId, Visibility,
+    DirectoryEntry, MyStatus, Person, PresenceMode, Relation, Status, StatusText, User, UserId,
+    Visibility,
 };
 use app::protocol::ServerEvent;
 use sqlx::{Any, Transaction};
@@ -21,6 +22,26 @@ pub struct PresenceChange {
     pub user: User,
     pub stored: StoredPresence,
     pub version: i64,
+    /// They were offline to others and now are not: their arrival ends the waits for them.
+    pub arrived: bool,
+}
+
+impl PresenceChange {
+    /// The change from `before` to `after`, if others see one.
+    fn between(
+        user: User,
+        before: &StoredPresence,
+        after: StoredPresence,
+        version: i64,
+    ) -> Option<Self> {
+        let (was, is) = (before.public(), after.public());
+        (was != is).then(|| PresenceChange {
+            user,
+            arrived: was.status == Status::Offline && is.status != Status::Offline,
+            stored: after,
+            version,
+        })
+    }
 }
 
 /// The people whose presence user `$1` might follow, and who might follow theirs: their contacts
@@ -86,7 +107,8 @@ fn stored_name<T>(parsed: Option<T>, name: &str) -> Result<T> {
     parsed.ok_or_else(|| Error::Internal(format!("unknown name {name:?} stored")))
 }
 
-fn relation_of(stored: Option<&str>) -> Result<Relation> {
+/// A stored relation, where no row means none.
+pub(super) fn relation_of(stored: Option<&str>) -> Result<Relation> {
     stored.map_or(Ok(Relation::None), |name| {
         stored_name(Relation::from_stored(name), name)
     })
@@ -211,13 +233,7 @@ impl Db {
             after.last_seen = mark_last_seen(&mut tx, user, &after, now).await?;
         }
         tx.commit().await?;
-        Ok(
-            (before.public() != after.public()).then_some(PresenceChange {
-                user: shown,
-                stored: after,
-                version,
-            }),
-        )
+        Ok(PresenceChange::between(shown, &before, after, version))
     }
 
     /// Sets `user`'s mode and status text. Returns what they set, the `status:changed` for their
@@ -263,11 +279,7 @@ impl Db {
         });
         let logged = append.write(&mut tx, now).await?;
         tx.commit().await?;
-        let change = (before.public() != after.public()).then_some(PresenceChange {
-            user: shown,
-            stored: after,
-            version,
-        });
+        let change = PresenceChange::between(shown, &before, after, version);
         Ok((status, logged, change))
     }
 
@@ -450,6 +462,7 @@ impl Db {
             user: shown,
             stored,
             version,
+            arrived: false,
         }))
     }
 

@@ -285,6 +285,7 @@ async fn ready(state: &LiveState, session: &SessionRow, from: Pos) -> Result<Ser
         contacts: state.db.contacts(user.id).await?,
         settings: state.db.settings(user.id).await?,
         status: state.db.my_status(user.id).await?,
+        waiting: state.db.waiting(user.id).await?,
         chats,
         more_chats,
     })

@@ -197,6 +197,14 @@ async fn execute(
             }
             (Reply::Settings { settings }, logged)
         }
+        ClientEvent::UserWait { user_id } => {
+            let (waiting, logged) = db.start_waiting(user.id, user_id, now).await?;
+            (Reply::Waiting { waiting }, logged)
+        }
+        ClientEvent::UserStopWaiting { user_id } => {
+            let (waiting, logged) = db.stop_waiting(user.id, user_id, now).await?;
+            (Reply::Waiting { waiting }, logged)
+        }
         ClientEvent::StatusSet { mode, text } => {
             let text = StatusText::parse(&text)?;
             let (status, logged, change) = db.set_status(user.id, mode, text, now).await?;

@@ -15,3 +15,4 @@ mod proxy;
 mod services;
 mod socket;
 mod storage;
+mod waits;
