@@ -76,7 +76,7 @@ async fn a_wait_ends_with_one_notice_on_every_device() {
         (ErrorCode::Conflict, Some(Refusal::AlreadyWaiting))
     );
 
-    let (mut b, _) = app.connect(&bob).await;
+    let (b, _) = app.connect(&bob).await;
     assert_eq!(arrival(&mut a).await, bob.user);
     assert_eq!(arrival(&mut a_phone).await, bob.user);
     let ServerEvent::Ready { waiting, .. } = app.connect(&alice).await.1 else {
@@ -109,7 +109,7 @@ async fn a_wait_outlives_a_restart_and_fires_once() {
         unreachable!()
     };
     assert_eq!(waiting, vec![bob.user.clone()], "kept across the restart");
-    let (mut b, _) = app.connect(&bob).await;
+    let (b, _) = app.connect(&bob).await;
     assert_eq!(arrival(&mut a).await, bob.user);
     drop(b);
     until_offline(&mut a, bob.user.id).await;
