@@ -126,7 +126,7 @@ pub enum Refusal {
     #[error("Name the person by user_id or by username, not both and not neither.")]
     PersonUnnamed,
     #[error("That is you.")]
-    ContactIsSelf,
+    IsYou,
     #[error("You are friends already.")]
     AlreadyFriends,
     #[error("You asked them already; wait for their answer.")]
@@ -163,6 +163,9 @@ pub enum Refusal {
     StatusTextControlCharacter,
     #[error("Type the start of a name to search for.")]
     SearchQueryBlank,
+    /// A search (or its `after`) that no username could match.
+    #[error("Search for the start of a username: letters a–z, digits, '_', '.' and '-'.")]
+    SearchQueryInvalid,
     /// Their presence is not shown to the asker (their setting, or a block: which is not said).
     #[error("You cannot see when they are online.")]
     PresenceHidden { user_id: UserId },
@@ -212,9 +215,10 @@ impl Refusal {
             | Refusal::PasswordTooShort { .. }
             | Refusal::PasswordTooLong { .. }
             | Refusal::PersonUnnamed
-            | Refusal::ContactIsSelf
+            | Refusal::IsYou
             | Refusal::StatusTextControlCharacter
-            | Refusal::SearchQueryBlank => ErrorCode::Invalid,
+            | Refusal::SearchQueryBlank
+            | Refusal::SearchQueryInvalid => ErrorCode::Invalid,
             Refusal::StatusTextTooLong { .. } => ErrorCode::TooLarge,
         }
     }

@@ -443,6 +443,15 @@ pub fn validate_username(username: &str) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// Whether `text` could be the start of a username (any letter case): what a directory search may
+/// look for, and where its pages may resume.
+pub fn could_start_a_username(text: &str) -> bool {
+    text.chars().count() <= limits::USERNAME_MAX_CHARS
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
 pub fn validate_password(password: &str) -> Result<(), Refusal> {
     if password.chars().count() < limits::PASSWORD_MIN_CHARS {
         return Err(Refusal::PasswordTooShort {

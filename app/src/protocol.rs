@@ -132,6 +132,7 @@ pub enum ClientEvent {
     /// Blocks someone, ending any friendship or request between the two. Replies `contact`.
     #[serde(rename = "user:block")]
     UserBlock { user_id: UserId },
+    /// Lifts the user's block; the friendship does not come back. Replies `contact`.
     #[serde(rename = "user:unblock")]
     UserUnblock { user_id: UserId },
     /// Changes the settings given; the others stay. Replies `settings`.

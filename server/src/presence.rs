@@ -20,7 +20,7 @@ use crate::hub::Hub;
 use crate::relations::Pair;
 use crate::relay::Relay;
 use crate::visibility::may_see;
-use app::model::{Person, UserId, Visibility};
+use app::model::{Person, Relation, UserId, Visibility};
 use app::protocol::ServerEvent;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -174,14 +174,32 @@ impl Presence {
         });
     }
 
-    /// A relation changed: each side whose view of the other changed is told what it sees now.
+    /// A relation changed (and both users' presence versions with it). Each side is told what it
+    /// now sees of the other where that changed, except what would give a block away: to the person
+    /// blocked, a block reads as the friendship or request ending, and an unblock as nothing. The
+    /// others allowed to see each user hear their presence again at the new version, so an older
+    /// announcement still on its way, now dropped, costs them nothing.
     pub async fn relation_changed(&self, actor: UserId, change: &RelationChange) {
         let mirrored = |pair: Pair| Pair {
             mine: pair.theirs,
             theirs: pair.mine,
         };
+        let without_actors_block = |pair: Pair| Pair {
+            mine: match pair.mine {
+                Relation::Blocked => Relation::None,
+                other => other,
+            },
+            theirs: pair.theirs,
+        };
         let sides = [
-            (actor, change.other, change.before, change.after),
+            // The actor's presence, as the other sees it.
+            (
+                actor,
+                change.other,
+                without_actors_block(change.before),
+                without_actors_block(change.after),
+            ),
+            // The other's presence, as the actor sees it.
             (
                 change.other,
                 actor,
@@ -190,27 +208,66 @@ impl Presence {
             ),
         ];
         for (subject, viewer, before, after) in sides {
-            let seen = match self.db.seen_by(viewer, subject, crate::now_ms()).await {
-                Ok(Some(seen)) => seen,
-                Ok(None) => continue,
-                Err(error) => {
-                    tracing::warn!(%error, "cannot read a presence after a relation changed");
-                    continue;
-                }
-            };
-            let visibility = seen.stored.visibility;
-            if may_see(visibility, before) != may_see(visibility, after) {
-                self.publish(Announcement {
-                    person: seen.person(),
-                    version: seen.version,
-                    audience: vec![viewer],
-                });
+            if let Err(error) = self.reannounce(subject, viewer, before, after).await {
+                tracing::warn!(%error, "cannot announce a presence after a relation changed");
             }
         }
     }
 
-    /// The user changed who may see them: those who gained the view get it, those who lost it are
-    /// told it is gone.
+    /// Tells `viewer` what they now see of `subject` if the change from `before` to `after` (pairs
+    /// from the subject's side, as the viewer may know them) changed it, and everyone else allowed
+    /// what they see still.
+    async fn reannounce(
+        &self,
+        subject: UserId,
+        viewer: UserId,
+        before: Pair,
+        after: Pair,
+    ) -> crate::error::Result<()> {
+        let (followers, seen) = tokio::try_join!(
+            self.db.presence_followers(subject),
+            self.db.seen_by(viewer, subject, crate::now_ms())
+        )?;
+        let Some(seen) = seen else { return Ok(()) };
+        let visibility = seen.stored.visibility;
+        let (was, is) = (may_see(visibility, before), may_see(visibility, after));
+        let newly_related = before == Pair::default() && after != Pair::default();
+        // What the viewer is told, if anything: never more than they may truly see now.
+        let told = match seen.stored.shown_to(seen.pair) {
+            Some(presence) if !was || newly_related => Some(Some(presence)),
+            None if was && !is => Some(None),
+            _ => None,
+        };
+        if let Some(presence) = told {
+            self.publish(Announcement {
+                person: Person {
+                    user: seen.user.clone(),
+                    presence,
+                },
+                version: seen.version,
+                audience: vec![viewer],
+            });
+        }
+        let others = followers
+            .into_iter()
+            .filter(|(follower, pair)| *follower != viewer && may_see(visibility, *pair))
+            .map(|(follower, _)| follower)
+            .collect::<Vec<_>>();
+        if !others.is_empty() {
+            self.publish(Announcement {
+                person: Person {
+                    user: seen.user,
+                    presence: Some(seen.stored.public()),
+                },
+                version: seen.version,
+                audience: others,
+            });
+        }
+        Ok(())
+    }
+
+    /// The user changed who may see them (and their presence version with it): those who lost the
+    /// view are told it is gone, and everyone allowed hears the presence at the new version.
     pub async fn visibility_changed(&self, subject: UserId, before: Visibility, after: Visibility) {
         let now = crate::now_ms();
         let (followers, seen) = match tokio::try_join!(
@@ -224,15 +281,15 @@ impl Presence {
                 return;
             }
         };
-        let (mut gained, mut lost) = (Vec::new(), Vec::new());
+        let (mut allowed, mut lost) = (Vec::new(), Vec::new());
         for (viewer, pair) in followers {
             match (may_see(before, pair), may_see(after, pair)) {
-                (false, true) => gained.push(viewer),
+                (_, true) => allowed.push(viewer),
                 (true, false) => lost.push(viewer),
-                _ => {}
+                (false, false) => {}
             }
         }
-        for (audience, presence) in [(gained, Some(seen.stored.public())), (lost, None)] {
+        for (audience, presence) in [(allowed, Some(seen.stored.public())), (lost, None)] {
             if !audience.is_empty() {
                 self.publish(Announcement {
                     person: Person {
@@ -259,8 +316,8 @@ impl Presence {
             let newest = applied
                 .entry(announcement.person.user.id)
                 .or_insert(i64::MIN);
-            // Equal versions pass: a view told to one viewer after a relation change carries the
-            // version it was read at.
+            // Equal versions pass: one change may be told in several announcements (different
+            // views for different audiences), all at its version.
             if *newest > announcement.version {
                 return;
             }

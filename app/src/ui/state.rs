@@ -8,7 +8,7 @@ use crate::model::{
     User, UserId,
 };
 use crate::protocol::{ApiError, ClientEvent, ErrorCode, Reply, Request, RequestId, ServerEvent};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// A place in the server's event log: the `epoch` of the log and a position in it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,7 +31,7 @@ pub struct Pending {
 #[derive(Clone, Debug, Default)]
 pub struct Store {
     pub me: Option<User>,
-    /// Everyone but me, by username.
+    /// People I know or found, by username, with their presence as I may see it.
     pub people: Vec<Person>,
     /// Everyone I have a relation with, by user.
     pub contacts: HashMap<UserId, Contact>,
@@ -42,6 +42,8 @@ pub struct Store {
     pub waiting: Vec<User>,
     /// People I waited for who came online, newest last, until shown.
     pub arrivals: Vec<User>,
+    /// The log positions of the arrivals taken in, so one replayed by a `sync` is not told twice.
+    arrival_positions: HashSet<Pos>,
     /// Most recent activity first.
     pub chats: Vec<Chat>,
     /// The server has older chats than those loaded.
@@ -107,6 +109,10 @@ impl Store {
     /// Applies one frame from the server; returns the requests it calls for.
     pub fn apply(&mut self, event: ServerEvent) -> Vec<Request> {
         let mut requests = Vec::new();
+        // Newer than the picture held before this connection: what `ready` could not show.
+        let unseen = event
+            .pos()
+            .is_some_and(|pos| self.position.as_ref().is_some_and(|held| pos > held.pos));
         if let Some(pos) = event.pos() {
             self.pushed(pos);
         }
@@ -217,9 +223,12 @@ impl Store {
                     self.waiting = waiting;
                 }
             }
-            ServerEvent::UserArrived { seq, user, .. } => {
-                if self.user_event(seq) {
-                    self.waiting.retain(|waited| waited.id != user.id);
+            ServerEvent::UserArrived { pos, seq, user } => {
+                self.user_event(seq);
+                self.waiting.retain(|waited| waited.id != user.id);
+                // `ready` after a reconnect holds the wait's end but not the news of it: an arrival
+                // the `sync` replays is still told, once.
+                if unseen && self.arrival_positions.insert(pos) {
                     self.arrivals.push(user);
                 }
             }
@@ -773,7 +782,11 @@ mod tests {
         assert!(!store.take_reload(), "once");
         let requests = store.apply(ready(10));
         assert_eq!(store.position.as_ref().map(|p| p.pos), Some(10));
-        assert_eq!(requests.len(), 2, "no sync from a dropped position");
+        assert_eq!(
+            requests.len(),
+            2,
+            "history and people, but no sync from a dropped position"
+        );
         assert!(matches!(
             requests[0].event,
             ClientEvent::MessageHistory { before: None, .. }
@@ -883,6 +896,31 @@ mod tests {
             settings: Settings::default(),
         });
         assert!(store.take_reload(), "seq 4 was missed");
+    }
+
+    #[test]
+    fn an_arrival_replayed_after_a_reconnect_is_told_once() {
+        let mut store = Store::default();
+        store.apply(ready(4));
+        let arrived = |pos| ServerEvent::UserArrived {
+            pos,
+            seq: 1,
+            user: user(2, "bob"),
+        };
+        // Away from pos 4; back at 9, where the wait has ended: the sync replays the news.
+        let sync = store.apply(ready(9)).remove(0);
+        store.apply(arrived(6));
+        store.apply(ServerEvent::Reply {
+            id: sync.id,
+            result: Reply::Sync {
+                events: vec![arrived(6)],
+                pos: 9,
+                has_more: false,
+            },
+        });
+        assert_eq!(store.arrivals, vec![user(2, "bob")]);
+        store.apply(arrived(6));
+        assert_eq!(store.arrivals.len(), 1, "and a copy of it is not");
     }
 
     #[test]

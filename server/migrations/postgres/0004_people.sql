@@ -33,7 +33,7 @@ ALTER TABLE users ADD COLUMN last_seen_at BIGINT;
 -- The directory's order and its prefix search: the username in lower case, compared byte by byte
 -- (the "C" collation), as SQLite compares it, whatever the database's own collation.
 ALTER TABLE users ADD COLUMN search_key TEXT COLLATE "C";
-UPDATE users SET search_key = lower(username);
+UPDATE users SET search_key = lower(username COLLATE "C");
 ALTER TABLE users ALTER COLUMN search_key SET NOT NULL;
 CREATE UNIQUE INDEX users_search_key ON users (search_key);
 

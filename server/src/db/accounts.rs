@@ -44,14 +44,21 @@ struct SessionUserRow {
     username: String,
 }
 
+/// A username as the directory orders and finds it: in lower case, ASCII only, so the same on
+/// every backend whatever its locale.
+pub(super) fn search_key(username: &str) -> String {
+    username.to_ascii_lowercase()
+}
+
 impl Db {
     /// Registers a user; a taken username (in any letter case) is a conflict.
     pub async fn create_user(&self, username: &str, password_hash: &str, now: i64) -> Result<User> {
         let inserted = sqlx::query_scalar::<_, i64>(
             "INSERT INTO users (username, search_key, password_hash, created_at)
-             VALUES ($1, lower($1), $2, $3) RETURNING id",
+             VALUES ($1, $2, $3, $4) RETURNING id",
         )
         .bind(username)
+        .bind(search_key(username))
         .bind(password_hash)
         .bind(now)
         .fetch_one(&self.write)
@@ -69,9 +76,9 @@ impl Db {
     /// The user with this username (any letter case) and their password hash.
     pub async fn find_credentials(&self, username: &str) -> Result<Option<(User, String)>> {
         let row = sqlx::query_as::<_, CredentialsRow>(
-            "SELECT id, username, password_hash FROM users WHERE lower(username) = lower($1)",
+            "SELECT id, username, password_hash FROM users WHERE search_key = $1",
         )
-        .bind(username)
+        .bind(search_key(username))
         .fetch_optional(&self.read)
         .await?;
         Ok(row.map(|row| {
@@ -81,13 +88,6 @@ impl Db {
             };
             (user, row.password_hash)
         }))
-    }
-
-    pub async fn users(&self) -> Result<Vec<User>> {
-        let rows = sqlx::query_as::<_, UserRow>("SELECT id, username FROM users ORDER BY id")
-            .fetch_all(&self.read)
-            .await?;
-        Ok(rows.into_iter().map(User::from).collect())
     }
 
     /// The users with these ids that exist, in no particular order.

@@ -62,14 +62,14 @@ struct MessageRuleRow {
     theirs: Option<String>,
 }
 
+/// A stored relation, where no row means none.
+pub(super) fn relation_of(stored: Option<&str>) -> Result<Relation> {
+    stored.map_or(Ok(Relation::None), relation)
+}
+
 fn relation(stored: &str) -> Result<Relation> {
     Relation::from_stored(stored)
         .ok_or_else(|| Error::Internal(format!("unknown relation {stored:?} stored")))
-}
-
-/// A stored relation, where no row means none.
-fn relation_or_none(stored: Option<&str>) -> Result<Relation> {
-    stored.map_or(Ok(Relation::None), relation)
 }
 
 impl TryFrom<SettingsRow> for Settings {
@@ -91,8 +91,8 @@ impl MessageRuleRow {
     /// Whether the asker may message this row's peer.
     fn check(&self) -> Result<()> {
         let pair = Pair {
-            mine: relation_or_none(self.mine.as_deref())?,
-            theirs: relation_or_none(self.theirs.as_deref())?,
+            mine: relation_of(self.mine.as_deref())?,
+            theirs: relation_of(self.theirs.as_deref())?,
         };
         let policy = MessagePolicy::from_stored(&self.direct_messages).ok_or_else(|| {
             Error::Internal(format!("unknown policy {:?} stored", self.direct_messages))
@@ -113,16 +113,21 @@ pub struct RelationChange {
     pub logged: Vec<Logged>,
 }
 
-const RULE_COLUMNS: &str = "u.id AS peer_id, u.username AS peer_username, u.direct_messages,
-     mine.relation AS mine, theirs.relation AS theirs";
+/// What decides whether user `$1` may message peer `$2`.
+const MESSAGE_RULE: &str = "SELECT u.id AS peer_id, u.username AS peer_username,
+        u.direct_messages, mine.relation AS mine, theirs.relation AS theirs
+    FROM users u
+    LEFT JOIN contacts mine ON mine.user_id = $1 AND mine.other_id = u.id
+    LEFT JOIN contacts theirs ON theirs.user_id = u.id AND theirs.other_id = $1
+    WHERE u.id = $2";
 
 impl Db {
     /// The user with this username, in any letter case.
     pub async fn user_named(&self, username: &str) -> Result<Option<User>> {
         let row = sqlx::query_as::<_, (i64, String)>(
-            "SELECT id, username FROM users WHERE lower(username) = lower($1)",
+            "SELECT id, username FROM users WHERE search_key = $1",
         )
-        .bind(username)
+        .bind(super::accounts::search_key(username))
         .fetch_optional(&self.read)
         .await?;
         Ok(row.map(|(id, username)| User {
@@ -164,7 +169,7 @@ impl Db {
         now: i64,
     ) -> Result<RelationChange> {
         if other == actor.id {
-            return Err(Refusal::ContactIsSelf.into());
+            return Err(Refusal::IsYou.into());
         }
         let Some(other) = self.user(other).await? else {
             return Err(Refusal::UnknownUser { user_id: other }.into());
@@ -176,8 +181,9 @@ impl Db {
             (other.id, actor.id)
         };
         for user in [first, second] {
-            // A write that changes nothing, for the row lock.
-            sqlx::query("UPDATE users SET last_seq = last_seq WHERE id = $1")
+            // The row lock; and who may see whose presence may change, so announcements made
+            // before this one are older.
+            sqlx::query("UPDATE users SET presence_version = presence_version + 1 WHERE id = $1")
                 .bind(user.0)
                 .execute(&mut *tx)
                 .await?;
@@ -249,13 +255,16 @@ impl Db {
             tx.rollback().await?;
             return Ok((before, after, Vec::new()));
         }
+        // A change of who may see the presence makes announcements made before it older.
+        let presence_step = i64::from(after.presence_visibility != before.presence_visibility);
         sqlx::query(
-            "UPDATE users SET direct_messages = $1, friend_requests = $2, presence_visibility = $3
-             WHERE id = $4",
+            "UPDATE users SET direct_messages = $1, friend_requests = $2, presence_visibility = $3,
+             presence_version = presence_version + $4 WHERE id = $5",
         )
         .bind(after.direct_messages.as_str())
         .bind(after.friend_requests.as_str())
         .bind(after.presence_visibility.as_str())
+        .bind(presence_step)
         .bind(user.0)
         .execute(&mut *tx)
         .await?;
@@ -294,16 +303,11 @@ impl Db {
     /// The user `peer` if `sender` may open a direct chat with them: refused when either blocked the
     /// other or the peer takes direct messages from friends only.
     pub async fn may_open_direct(&self, sender: UserId, peer: UserId) -> Result<User> {
-        let row = sqlx::query_as::<_, MessageRuleRow>(&format!(
-            "SELECT {RULE_COLUMNS} FROM users u
-             LEFT JOIN contacts mine ON mine.user_id = $1 AND mine.other_id = u.id
-             LEFT JOIN contacts theirs ON theirs.user_id = u.id AND theirs.other_id = $1
-             WHERE u.id = $2"
-        ))
-        .bind(sender.0)
-        .bind(peer.0)
-        .fetch_optional(&self.read)
-        .await?;
+        let row = sqlx::query_as::<_, MessageRuleRow>(MESSAGE_RULE)
+            .bind(sender.0)
+            .bind(peer.0)
+            .fetch_optional(&self.read)
+            .await?;
         let Some(row) = row else {
             return Err(Refusal::UnknownUser { user_id: peer }.into());
         };
@@ -316,26 +320,35 @@ impl Db {
 }
 
 /// Whether `sender` may message `chat` now, if it is a direct chat they belong to; other chats
-/// have no such rule (membership is checked where the message is written).
+/// have no such rule (membership is checked where the message is written). Takes the sender's row
+/// lock first, as a relation change takes both users' rows: a block committed before this send's
+/// check is seen by it, and one made after waits for the send to commit.
 pub(super) async fn may_message_in(
     tx: &mut Transaction<'_, Any>,
     sender: UserId,
     chat: app::model::ChatId,
 ) -> Result<()> {
-    let row = sqlx::query_as::<_, MessageRuleRow>(&format!(
-        "SELECT {RULE_COLUMNS} FROM chats c
+    let peer = sqlx::query_scalar::<_, i64>(
+        "SELECT peer.user_id FROM chats c
          JOIN chat_members me ON me.chat_id = c.id AND me.user_id = $2 AND me.left_seq IS NULL
          JOIN chat_members peer ON peer.chat_id = c.id AND peer.user_id <> $2
-         JOIN users u ON u.id = peer.user_id
-         LEFT JOIN contacts mine ON mine.user_id = $2 AND mine.other_id = u.id
-         LEFT JOIN contacts theirs ON theirs.user_id = u.id AND theirs.other_id = $2
-         WHERE c.id = $1 AND c.kind = 'direct'"
-    ))
+         WHERE c.id = $1 AND c.kind = 'direct'",
+    )
     .bind(chat.0)
     .bind(sender.0)
     .fetch_optional(&mut **tx)
     .await?;
-    row.map_or(Ok(()), |row| row.check())
+    let Some(peer) = peer else { return Ok(()) };
+    sqlx::query("UPDATE users SET last_seq = last_seq WHERE id = $1")
+        .bind(sender.0)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query_as::<_, MessageRuleRow>(MESSAGE_RULE)
+        .bind(sender.0)
+        .bind(peer)
+        .fetch_one(&mut **tx)
+        .await?
+        .check()
 }
 
 /// Where `me` and `other` stand with each other, read inside the change's transaction.

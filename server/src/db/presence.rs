@@ -4,14 +4,14 @@
 //! transaction, so two nodes changing one user's presence at once are put in order, and the version
 //! tells every node which announcement is the newer.
 
+use super::contacts::relation_of;
 use super::log::{next_user_seq, Append, Fact, Logged, Stream};
 use super::Db;
 use crate::error::{Error, Result};
 use crate::relations::Pair;
 use crate::visibility::StoredPresence;
 use app::model::{
-    DirectoryEntry, MyStatus, Person, PresenceMode, Relation, Status, StatusText, User, UserId,
-    Visibility,
+    DirectoryEntry, MyStatus, Person, PresenceMode, Status, StatusText, User, UserId, Visibility,
 };
 use app::protocol::ServerEvent;
 use sqlx::{Any, Transaction};
@@ -105,13 +105,6 @@ impl Seen {
 
 fn stored_name<T>(parsed: Option<T>, name: &str) -> Result<T> {
     parsed.ok_or_else(|| Error::Internal(format!("unknown name {name:?} stored")))
-}
-
-/// A stored relation, where no row means none.
-pub(super) fn relation_of(stored: Option<&str>) -> Result<Relation> {
-    stored.map_or(Ok(Relation::None), |name| {
-        stored_name(Relation::from_stored(name), name)
-    })
 }
 
 impl TryFrom<SeenRow> for Seen {
@@ -334,10 +327,10 @@ impl Db {
         limit: u32,
         now: i64,
     ) -> Result<(Vec<Seen>, bool)> {
-        let prefix = prefix.to_lowercase();
+        let prefix = super::accounts::search_key(prefix);
         // Everything that starts with the prefix sorts before it followed by the highest character.
         let end = format!("{prefix}{}", char::MAX);
-        let after = after.map(str::to_lowercase).unwrap_or_default();
+        let after = after.map(super::accounts::search_key).unwrap_or_default();
         let mut rows = sqlx::query_as::<_, SeenRow>(&format!(
             "SELECT {SEEN_COLUMNS} WHERE u.id <> $1 AND u.search_key > $3
                AND u.search_key >= $4 AND u.search_key < $5

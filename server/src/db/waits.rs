@@ -1,8 +1,8 @@
 //! Waiting for someone to come online: a one-shot wish, kept in `waits` until their next arrival
 //! ends it with a `user:arrived`, or its owner withdraws it.
 
+use super::contacts::relation_of;
 use super::log::{next_user_seq, Append, Fact, Logged, Stream};
-use super::presence::relation_of;
 use super::{refuse, Db};
 use crate::error::Result;
 use crate::relations::Pair;
@@ -55,7 +55,7 @@ impl Db {
         now: i64,
     ) -> Result<WaitsChange> {
         if subject == user {
-            return Err(Refusal::ContactIsSelf.into());
+            return Err(Refusal::IsYou.into());
         }
         let Some(seen) = self.seen_by(user, subject, now).await? else {
             return Err(Refusal::UnknownUser { user_id: subject }.into());
@@ -65,14 +65,6 @@ impl Db {
         }
         let mut tx = self.write.begin().await?;
         let seq = next_user_seq(&mut tx, user).await?;
-        let held = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM waits WHERE user_id = $1")
-            .bind(user.0)
-            .fetch_one(&mut *tx)
-            .await?;
-        if held >= limits::WAITS_MAX as i64 {
-            let max = limits::WAITS_MAX;
-            return refuse(tx, Refusal::TooManyWaits { max }).await;
-        }
         let added = sqlx::query(
             "INSERT INTO waits (user_id, subject_id, since) VALUES ($1, $2, $3)
              ON CONFLICT (user_id, subject_id) DO NOTHING",
@@ -85,6 +77,14 @@ impl Db {
         .rows_affected();
         if added == 0 {
             return refuse(tx, Refusal::AlreadyWaiting).await;
+        }
+        let held = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM waits WHERE user_id = $1")
+            .bind(user.0)
+            .fetch_one(&mut *tx)
+            .await?;
+        if held > limits::WAITS_MAX as i64 {
+            let max = limits::WAITS_MAX;
+            return refuse(tx, Refusal::TooManyWaits { max }).await;
         }
         self.log_waiting(tx, user, seq, now).await
     }

@@ -4,7 +4,9 @@ use crate::db::{Logged, Seen, SettingsChange};
 use crate::error::{plain_json_error, Result};
 use crate::relations::Action;
 use crate::state::LiveState;
-use app::model::{limits, MessageBody, Nonce, StatusText, User, UserId};
+use app::model::{
+    could_start_a_username, limits, validate_username, MessageBody, Nonce, StatusText, User, UserId,
+};
 use app::protocol::{
     ApiError, ClientEvent, ErrorCode, Refusal, Reply, Request, RequestId, ServerEvent,
 };
@@ -97,10 +99,11 @@ async fn execute(
             after,
             limit,
         } => {
-            if query.trim().is_empty() {
+            let query = query.trim();
+            if query.is_empty() {
                 return Err(Refusal::SearchQueryBlank.into());
             }
-            directory(state, user, query.trim(), after, limit).await?
+            directory(state, user, query, after, limit).await?
         }
         ClientEvent::ChatOpen { user_id } => {
             let (chat, logged) = db.open_direct(user, user_id, now).await?;
@@ -148,10 +151,14 @@ async fn execute(
         ClientEvent::FriendRequest { user_id, username } => {
             let other = match (user_id, username) {
                 (Some(user_id), None) => user_id,
-                (None, Some(username)) => match db.user_named(&username).await? {
-                    Some(other) => other.id,
-                    None => return Err(Refusal::UnknownUsername.into()),
-                },
+                (None, Some(username)) => {
+                    // A name no account could have is looked up nowhere.
+                    let found = match validate_username(&username) {
+                        Ok(()) => db.user_named(&username).await?,
+                        Err(_) => None,
+                    };
+                    found.ok_or(Refusal::UnknownUsername)?.id
+                }
                 _ => return Err(Refusal::PersonUnnamed.into()),
             };
             contact_change(state, user, other, Action::Request).await?
@@ -242,6 +249,9 @@ async fn directory(
         limits::DIRECTORY_PAGE_DEFAULT,
         limits::DIRECTORY_PAGE_MAX,
     )?;
+    if !could_start_a_username(prefix) || !after.as_deref().is_none_or(could_start_a_username) {
+        return Err(Refusal::SearchQueryInvalid.into());
+    }
     let (seen, has_more) = state
         .db
         .directory(user.id, prefix, after.as_deref(), limit, crate::now_ms())

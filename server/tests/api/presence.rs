@@ -193,6 +193,8 @@ async fn invisible_looks_offline_to_everyone() {
     befriend(&mut a, alice.user.id, &mut b, bob.user.id).await;
     a.presence_push().await;
     set_visibility(&mut b, Visibility::Everyone).await;
+    // Told again at the new version: her view of him did not change.
+    assert_eq!(status_of(&a.presence_push().await), Some(Status::Online));
     let chat = open(&mut a, bob.user.id).await;
 
     set_status(&mut b, PresenceMode::Invisible, "secret").await;
@@ -229,7 +231,7 @@ async fn invisible_looks_offline_to_everyone() {
 }
 
 #[tokio::test]
-async fn the_visibility_setting_decides_who_sees_and_tells_only_those_whose_view_changed() {
+async fn the_visibility_setting_decides_who_sees_and_tells_those_who_lose_the_view() {
     let Pair { app, alice, bob } = pair().await;
     let carol = app.register("carol").await;
     let (mut a, _) = app.connect(&alice).await;
@@ -258,36 +260,30 @@ async fn the_visibility_setting_decides_who_sees_and_tells_only_those_whose_view
         Some(Status::Online)
     );
 
-    // Back to friends: carol loses it; alice, a friend, is told nothing, since her view stays.
+    // Back to friends: carol loses it (and hears nothing more); alice, a friend, keeps it.
     set_visibility(&mut b, Visibility::Friends).await;
     assert_eq!(c.presence_push().await.presence, None);
+    assert_eq!(status_of(&a.presence_push().await), Some(Status::Online));
+    drop(b);
+    assert_eq!(status_of(&a.presence_push().await), Some(Status::Offline));
+    let (mut b, _) = app.connect(&bob).await;
     let marker = send(&mut b, chat.id, "marker", "still here").await.unwrap();
     next_is_message(&mut c, &marker).await;
-    let dm = open(&mut b, alice.user.id).await;
-    let marker = send(&mut b, dm.id, "marker-2", "hi alice").await.unwrap();
-    loop {
-        match a.push().await {
-            ServerEvent::ChatNew { .. } => continue,
-            ServerEvent::MessageNew { message, .. } => {
-                assert_eq!(message, marker);
-                break;
-            }
-            other => panic!("expected only the marker message, got {other:?}"),
-        }
-    }
 }
 
 #[tokio::test]
-async fn a_block_hides_presence_both_ways() {
+async fn a_block_hides_presence_both_ways_and_is_not_announced() {
     let Pair { app, alice, bob } = pair().await;
+    let carol = app.register("carol").await;
     let (mut a, _) = app.connect(&alice).await;
     let (mut b, _) = app.connect(&bob).await;
-    befriend(&mut a, alice.user.id, &mut b, bob.user.id).await;
-    a.presence_push().await;
-    b.presence_push().await;
-    for client in [&mut a, &mut b] {
+    let (mut c, _) = app.connect(&carol).await;
+    for (client, session) in [(&mut a, &alice), (&mut b, &bob)] {
         set_visibility(client, Visibility::Everyone).await;
+        // Carol has a chat with each, so both are known to her.
+        open(&mut c, session.user.id).await;
     }
+    assert!(listed(&mut a, bob.user.id).await.is_some());
 
     let reply = b
         .request(ClientEvent::UserBlock {
@@ -295,9 +291,42 @@ async fn a_block_hides_presence_both_ways() {
         })
         .await;
     assert!(matches!(reply, Ok(Reply::Contact { .. })), "{reply:?}");
-    let hidden = a.presence_push().await;
-    assert_eq!((hidden.user.id, hidden.presence), (bob.user.id, None));
-    assert_eq!(b.presence_push().await.presence, None);
+    let hidden = b.presence_push().await;
+    assert_eq!(
+        (hidden.user.id, hidden.presence),
+        (alice.user.id, None),
+        "the blocker no longer sees the blocked"
+    );
     assert_eq!(listed(&mut a, bob.user.id).await, None);
     assert_eq!(listed(&mut b, alice.user.id).await, None);
+
+    // Alice, who shared no chat with bob, was told nothing: no presence or contact push comes
+    // before carol's message.
+    let chat = open(&mut c, alice.user.id).await;
+    let marker = send(&mut c, chat.id, "marker", "hi").await.unwrap();
+    loop {
+        match a.push().await {
+            ServerEvent::MessageNew { message, .. } => {
+                assert_eq!(message, marker);
+                break;
+            }
+            told @ (ServerEvent::UserStatus { .. } | ServerEvent::ContactChanged { .. }) => {
+                panic!("the block was announced to alice: {told:?}")
+            }
+            _ => continue,
+        }
+    }
+
+    // Nor is the unblock.
+    let reply = b
+        .request(ClientEvent::UserUnblock {
+            user_id: alice.user.id,
+        })
+        .await;
+    assert!(reply.is_ok(), "{reply:?}");
+    let marker = send(&mut c, chat.id, "marker-2", "hi again").await.unwrap();
+    match a.push().await {
+        ServerEvent::MessageNew { message, .. } => assert_eq!(message, marker),
+        other => panic!("the unblock was announced to alice: {other:?}"),
+    }
 }

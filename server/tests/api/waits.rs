@@ -26,12 +26,11 @@ async fn arrival(client: &mut Client) -> User {
     }
 }
 
-/// Reads presence pushes until `client`, who may see `user`'s presence, sees them offline.
-async fn until_offline(client: &mut Client, user: UserId) {
+/// Reads presence pushes until `client`, who may see `user`'s presence, sees them with `status`.
+async fn until_status(client: &mut Client, user: UserId, status: Status) {
     loop {
         let person = client.presence_push().await;
-        let offline = person.presence.is_some_and(|p| p.status == Status::Offline);
-        if person.user.id == user && offline {
+        if person.user.id == user && person.presence.is_some_and(|p| p.status == status) {
             return;
         }
     }
@@ -57,7 +56,7 @@ async fn a_wait_ends_with_one_notice_on_every_device() {
     befriend(&mut a, alice.user.id, &mut b, bob.user.id).await;
     let chat = open(&mut b, alice.user.id).await;
     drop(b);
-    until_offline(&mut a, bob.user.id).await;
+    until_status(&mut a, bob.user.id, Status::Offline).await;
 
     assert_eq!(
         wait_for(&mut a, bob.user.id).await.unwrap(),
@@ -86,7 +85,7 @@ async fn a_wait_ends_with_one_notice_on_every_device() {
 
     // Bob leaves and comes back: nobody waits any more, so nothing is said.
     drop(b);
-    until_offline(&mut a, bob.user.id).await;
+    until_status(&mut a, bob.user.id, Status::Offline).await;
     let (mut b, _) = app.connect(&bob).await;
     let marker = send(&mut b, chat.id, "marker", "back").await.unwrap();
     no_arrival_before(&mut a, &marker).await;
@@ -99,7 +98,7 @@ async fn a_wait_outlives_a_restart_and_fires_once() {
     let (mut b, _) = app.connect(&bob).await;
     befriend(&mut a, alice.user.id, &mut b, bob.user.id).await;
     drop(b);
-    until_offline(&mut a, bob.user.id).await;
+    until_status(&mut a, bob.user.id, Status::Offline).await;
     wait_for(&mut a, bob.user.id).await.unwrap();
     drop(a);
 
@@ -112,7 +111,7 @@ async fn a_wait_outlives_a_restart_and_fires_once() {
     let (b, _) = app.connect(&bob).await;
     assert_eq!(arrival(&mut a).await, bob.user);
     drop(b);
-    until_offline(&mut a, bob.user.id).await;
+    until_status(&mut a, bob.user.id, Status::Offline).await;
     let (mut b, _) = app.connect(&bob).await;
     let chat = open(&mut b, alice.user.id).await;
     let marker = send(&mut b, chat.id, "marker", "hello").await.unwrap();
@@ -126,7 +125,7 @@ async fn only_people_whose_presence_one_may_see_can_be_waited_for() {
     let (mut b, _) = app.connect(&bob).await;
 
     for (user, code, kind) in [
-        (alice.user.id, ErrorCode::Invalid, Refusal::ContactIsSelf),
+        (alice.user.id, ErrorCode::Invalid, Refusal::IsYou),
         (
             UserId(999),
             ErrorCode::NotFound,
@@ -199,17 +198,9 @@ async fn a_blocked_persons_wait_never_fires() {
         .await;
     assert!(blocked.is_ok(), "{blocked:?}");
     drop(b);
-    assert!(c
-        .presence_push()
-        .await
-        .presence
-        .is_some_and(|p| p.status == Status::Offline));
+    until_status(&mut c, bob.user.id, Status::Offline).await;
     let (_b, _) = app.connect(&bob).await;
-    assert!(c
-        .presence_push()
-        .await
-        .presence
-        .is_some_and(|p| p.status == Status::Online));
+    until_status(&mut c, bob.user.id, Status::Online).await;
 
     let chat = open(&mut c, alice.user.id).await;
     let marker = send(&mut c, chat.id, "marker", "hi alice").await.unwrap();
