@@ -454,3 +454,52 @@ async fn log_contact(
     });
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::model::limits;
+
+    async fn db_with_people(count: usize) -> (tempfile::TempDir, Db, Vec<User>) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&format!("sqlite://{}/t.db", dir.path().display()))
+            .await
+            .unwrap();
+        let mut people = Vec::new();
+        for n in 0..count {
+            people.push(db.create_user(&format!("p{n}"), "hash", 0).await.unwrap());
+        }
+        (dir, db, people)
+    }
+
+    #[tokio::test]
+    async fn the_limits_on_requests_and_blocks_hold_in_storage() {
+        let needed = limits::REQUESTS_SENT_MAX.max(limits::BLOCKED_MAX) + 2;
+        let (_dir, db, people) = db_with_people(needed).await;
+        let (me, others) = people.split_first().unwrap();
+        let act = |other: &User, action| db.change_relation(me, other.id, action, 1);
+        for other in &others[..limits::REQUESTS_SENT_MAX] {
+            act(other, Action::Request).await.unwrap();
+        }
+        let refused = act(&others[limits::REQUESTS_SENT_MAX], Action::Request).await;
+        assert!(matches!(
+            refused,
+            Err(Error::Refused(Refusal::TooManyRequests { .. }))
+        ));
+        for other in &others[..limits::BLOCKED_MAX] {
+            act(other, Action::Block).await.unwrap();
+        }
+        let refused = act(&others[limits::BLOCKED_MAX], Action::Block).await;
+        assert!(matches!(
+            refused,
+            Err(Error::Refused(Refusal::TooManyBlocked { .. }))
+        ));
+        // Blocking ended the requests: the count of those sent is back to none.
+        assert!(db
+            .contacts(me.id)
+            .await
+            .unwrap()
+            .iter()
+            .all(|contact| contact.relation == Relation::Blocked));
+    }
+}

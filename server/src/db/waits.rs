@@ -208,3 +208,44 @@ impl Db {
         Ok(logged)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::SettingsChange;
+
+    #[tokio::test]
+    async fn one_waits_for_at_most_so_many_people() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&format!("sqlite://{}/t.db", dir.path().display()))
+            .await
+            .unwrap();
+        let me = db.create_user("me", "hash", 0).await.unwrap();
+        let everyone = SettingsChange {
+            presence_visibility: Some(Visibility::Everyone),
+            ..SettingsChange::default()
+        };
+        let mut others = Vec::new();
+        for n in 0..=limits::WAITS_MAX {
+            let other = db.create_user(&format!("p{n}"), "hash", 0).await.unwrap();
+            db.update_settings(other.id, everyone, 0).await.unwrap();
+            others.push(other);
+        }
+        for other in &others[..limits::WAITS_MAX] {
+            db.start_waiting(me.id, other.id, 1).await.unwrap();
+        }
+        let again = db.start_waiting(me.id, others[0].id, 1).await;
+        assert!(matches!(
+            again,
+            Err(crate::error::Error::Refused(Refusal::AlreadyWaiting))
+        ));
+        let over = db
+            .start_waiting(me.id, others[limits::WAITS_MAX].id, 1)
+            .await;
+        assert!(matches!(
+            over,
+            Err(crate::error::Error::Refused(Refusal::TooManyWaits { .. }))
+        ));
+        assert_eq!(db.waiting(me.id).await.unwrap().len(), limits::WAITS_MAX);
+    }
+}

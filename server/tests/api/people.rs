@@ -642,6 +642,8 @@ async fn the_directory_finds_people_by_the_start_of_their_name_page_by_page() {
     for (query, limit, kind) in [
         (Some(" "), None, Refusal::SearchQueryBlank),
         (None, Some(0), Refusal::LimitOutOfRange { max: 50 }),
+        (Some("a b"), None, Refusal::SearchQueryInvalid),
+        (Some("a\u{0}"), None, Refusal::SearchQueryInvalid),
         (Some("a"), Some(51), Refusal::LimitOutOfRange { max: 50 }),
     ] {
         let refused = search(&mut a, query, None, limit).await.unwrap_err();
@@ -650,4 +652,26 @@ async fn the_directory_finds_people_by_the_start_of_their_name_page_by_page() {
             (ErrorCode::Invalid, Some(kind))
         );
     }
+}
+
+#[tokio::test]
+async fn two_requests_crossing_at_once_make_one_friendship() {
+    let Pair { app, alice, bob } = pair().await;
+    let (mut a, _) = app.connect(&alice).await;
+    let (mut b, _) = app.connect(&bob).await;
+    let (from_alice, from_bob) = tokio::join!(
+        change(&mut a, request(&bob)),
+        change(&mut b, request(&alice))
+    );
+    let mut outcomes = vec![from_alice.unwrap().relation, from_bob.unwrap().relation];
+    outcomes.sort_by_key(|relation| relation.as_str());
+    assert_eq!(outcomes, vec![Relation::Friend, Relation::RequestSent]);
+    assert_eq!(
+        relation_with(&contacts(&mut a).await, bob.user.id),
+        Relation::Friend
+    );
+    assert_eq!(
+        relation_with(&contacts(&mut b).await, alice.user.id),
+        Relation::Friend
+    );
 }

@@ -2,7 +2,7 @@
 
 use crate::chat::{open, send};
 use crate::harness::{befriend, pair, Client, Pair};
-use app::model::{Status, User, UserId, Visibility};
+use app::model::{PresenceMode, Status, User, UserId, Visibility};
 use app::protocol::{ApiError, ClientEvent, ErrorCode, Refusal, Reply, ServerEvent};
 
 async fn wait_for(client: &mut Client, user: UserId) -> Result<Vec<User>, ApiError> {
@@ -213,4 +213,29 @@ async fn a_blocked_persons_wait_never_fires() {
         vec![bob.user],
         "the wait stays, and never fires while blocked"
     );
+}
+
+#[tokio::test]
+async fn coming_out_of_invisible_is_an_arrival() {
+    let Pair { app, alice, bob } = pair().await;
+    let (mut a, _) = app.connect(&alice).await;
+    let (mut b, _) = app.connect(&bob).await;
+    befriend(&mut a, alice.user.id, &mut b, bob.user.id).await;
+    let invisible = b
+        .request(ClientEvent::StatusSet {
+            mode: PresenceMode::Invisible,
+            text: String::new(),
+        })
+        .await;
+    assert!(invisible.is_ok(), "{invisible:?}");
+    until_status(&mut a, bob.user.id, Status::Offline).await;
+    wait_for(&mut a, bob.user.id).await.unwrap();
+    let online = b
+        .request(ClientEvent::StatusSet {
+            mode: PresenceMode::Online,
+            text: String::new(),
+        })
+        .await;
+    assert!(online.is_ok(), "{online:?}");
+    assert_eq!(arrival(&mut a).await, bob.user);
 }
