@@ -18,7 +18,7 @@ pub fn ChatPage() -> impl IntoView {
     let log_out = move |_| {
         leptos::task::spawn_local(async move {
             if let Err(problem) = api::logout().await {
-                store.update(|s| s.notice = Some(problem.message));
+                client.update(|s| s.tell(problem.message));
                 return;
             }
             let _ = window().location().set_href(super::paths::LOGIN);
@@ -65,7 +65,7 @@ fn PeopleList() -> impl IntoView {
                         <button
                             type="button"
                             aria-label=format!("Chat with {}", person.user.username)
-                            on:click=move |_| client.update(|s| vec![s.open_direct(person.user.id)])
+                            on:click=move |_| { client.update(|s| s.open_direct(person.user.id)); }
                         >
                             <span class="presence"
                                 class:online=person.presence.as_ref().is_some_and(|p| p.status != Status::Offline)
@@ -111,7 +111,7 @@ fn ChatList() -> impl IntoView {
                             type="button"
                             class="chat-link"
                             aria-pressed=move || (store.with(|s| s.selected) == Some(row.0)).to_string()
-                            on:click=move |_| client.update(|s| s.select(row.0))
+                            on:click=move |_| { client.update(|s| s.select(row.0)); }
                         >
                             <bdi class="title">{row.1.clone()}</bdi>
                             <span class="preview" dir="auto">{row.2.clone()}</span>
@@ -121,7 +121,7 @@ fn ChatList() -> impl IntoView {
             </ul>
             <Show when=move || store.with(|s| s.more_chats)>
                 <button type="button" class="older"
-                    on:click=move |_| client.update(|s| s.load_more_chats().into_iter().collect())>
+                    on:click=move |_| { client.update(|s| s.load_more_chats()); }>
                     "Show older chats"
                 </button>
             </Show>
@@ -200,15 +200,12 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
             // Nothing to send yet; the button stays quiet.
             Err(Refusal::MessageBlank) => return,
             Err(refusal) => {
-                client.update(|s| {
-                    s.notice = Some(refusal.to_string());
-                    Vec::new()
-                });
+                client.update(|s| s.tell(refusal.to_string()));
                 return;
             }
         };
         draft.set(String::new());
-        client.update(|s| vec![s.send(chat_id, body, new_nonce())]);
+        client.update(|s| s.send(chat_id, body, new_nonce()));
     };
 
     view! {
@@ -216,7 +213,7 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
             <h2><bdi>{title}</bdi></h2>
             <Show when=has_more>
                 <button type="button" class="older"
-                    on:click=move |_| client.update(|s| s.load_older(chat_id).into_iter().collect())>
+                    on:click=move |_| { client.update(|s| s.load_older(chat_id)); }>
                     "Load older messages"
                 </button>
             </Show>

@@ -1,8 +1,8 @@
 //! The browser's WebSocket: connects, reconnects with jittered backoff, and feeds every frame to the
 //! [`Store`]. Runs only in the browser (started from an effect).
 
-use super::state::Store;
-use crate::protocol::{close_code, ErrorCode, Request, ServerEvent};
+use super::state::{Effects, Next, Store};
+use crate::protocol::{close_code, ServerEvent};
 use futures::{channel::mpsc, select, SinkExt, StreamExt};
 use gloo_net::websocket::{futures::WebSocket, Message, WebSocketError};
 use leptos::prelude::*;
@@ -43,18 +43,22 @@ impl ChatClient {
         }
     }
 
-    /// Changes the store and sends whatever requests the change calls for. While disconnected they are
-    /// dropped: the next `ready` re-derives them (pending messages are re-sent, history reloaded).
-    pub fn update(&self, change: impl FnOnce(&mut Store) -> Vec<Request>) {
-        let requests = self.store.try_update(change).unwrap_or_default();
+    /// Changes the store and sends whatever requests the change calls for; returns what the
+    /// connection is to do next. While disconnected the requests are dropped: the next `ready`
+    /// re-derives them (pending messages are re-sent, history reloaded).
+    pub fn update(&self, change: impl FnOnce(&mut Store) -> Effects) -> Next {
+        let Some(effects) = self.store.try_update(change) else {
+            return Next::Stay;
+        };
         self.outbox.with_value(|outbox| {
             if let Some(outbox) = outbox {
-                for request in requests {
+                for request in effects.requests {
                     let frame = serde_json::to_string(&request).expect("requests always serialize");
                     let _ = outbox.unbounded_send(frame);
                 }
             }
         });
+        effects.next
     }
 
     /// Keeps a connection open for as long as the page lives.
@@ -101,20 +105,15 @@ impl ChatClient {
                             leptos::logging::warn!("ignored an unreadable frame: {text}");
                             continue;
                         };
-                        if let ServerEvent::Error { error, .. } = &event {
-                            if error.code == ErrorCode::Unauthorized {
-                                break Ended::LoggedOut;
-                            }
-                        }
                         if matches!(event, ServerEvent::Ready { .. }) {
                             was_ready = true;
                             self.outbox.set_value(Some(outbox.clone()));
                             self.connection.set(Connection::Connected);
                         }
-                        self.update(|store| store.apply(event));
-                        // A missed event or a refused position: start afresh on a new connection.
-                        if self.store.try_update(Store::take_reload).unwrap_or(false) {
-                            break Ended::Dropped { was_ready };
+                        match self.update(|store| store.apply(event)) {
+                            Next::Stay => {}
+                            Next::Reconnect => break Ended::Dropped { was_ready },
+                            Next::LogOut => break Ended::LoggedOut,
                         }
                     }
                     Some(Ok(Message::Bytes(_))) => {}

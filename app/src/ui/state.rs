@@ -1,7 +1,8 @@
 //! The browser's picture of the world, and how each server frame changes it.
 //!
-//! Plain data with no signals or sockets inside, so every rule here is unit tested natively. The
-//! socket layer keeps one `Store` in a signal and sends whatever requests these methods return.
+//! Plain data with no signals or sockets inside, so every rule here is unit tested natively. Every
+//! change returns its [`Effects`]: the requests to send and what the connection is to do next, so the
+//! socket layer carries them out and holds no rules of its own.
 
 use crate::model::{
     Chat, ChatId, Contact, Message, MessageBody, MyStatus, Person, Pos, Relation, Seq, Settings,
@@ -26,6 +27,35 @@ pub struct Pending {
     pub body: String,
     /// Why the server refused it, if it did; refused messages are not re-sent.
     pub failed: Option<String>,
+}
+
+/// What a change to the store asks of the connection.
+#[derive(Debug, Default, PartialEq)]
+pub struct Effects {
+    /// To send, in order.
+    pub requests: Vec<Request>,
+    pub next: Next,
+}
+
+impl Effects {
+    fn sending(requests: Vec<Request>) -> Self {
+        Self {
+            requests,
+            next: Next::Stay,
+        }
+    }
+}
+
+/// What the connection does after a change.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Next {
+    #[default]
+    Stay,
+    /// The loaded picture was dropped (an event was missed, or the position refused): reconnect for
+    /// a fresh `ready`.
+    Reconnect,
+    /// The session is gone: log in again; reconnecting cannot help.
+    LogOut,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -63,7 +93,9 @@ pub struct Store {
     syncing: Option<Pos>,
     /// An event was missed (a `seq` skipped) or the position was refused: drop what is loaded and
     /// reconnect for a fresh `ready`.
-    pub reload: bool,
+    reload: bool,
+    /// The server said the session is gone.
+    logged_out: bool,
     /// The last error worth showing, if any.
     pub notice: Option<String>,
     next_request: RequestId,
@@ -106,8 +138,27 @@ impl Store {
             .unwrap_or_else(|| format!("user {id}"))
     }
 
-    /// Applies one frame from the server; returns the requests it calls for.
-    pub fn apply(&mut self, event: ServerEvent) -> Vec<Request> {
+    /// Applies one frame from the server.
+    pub fn apply(&mut self, event: ServerEvent) -> Effects {
+        let requests = self.step(event);
+        if std::mem::take(&mut self.logged_out) {
+            return Effects {
+                requests: Vec::new(),
+                next: Next::LogOut,
+            };
+        }
+        if self.reset_if_reloading() {
+            // What this frame asked for rests on the picture just dropped.
+            return Effects {
+                requests: Vec::new(),
+                next: Next::Reconnect,
+            };
+        }
+        Effects::sending(requests)
+    }
+
+    /// Applies one frame; returns the requests it calls for.
+    fn step(&mut self, event: ServerEvent) -> Vec<Request> {
         let mut requests = Vec::new();
         // Newer than the picture held before this connection: what `ready` could not show.
         let unseen = event
@@ -256,7 +307,7 @@ impl Store {
             Reply::Chat { chat } => {
                 let id = chat.id;
                 self.upsert_chat(chat);
-                return self.select(id);
+                return self.select(id).requests;
             }
             Reply::Chats { chats, has_more } => {
                 for chat in chats {
@@ -287,7 +338,7 @@ impl Store {
             } => {
                 let mut requests = Vec::new();
                 for event in events {
-                    requests.extend(self.apply(event));
+                    requests.extend(self.step(event));
                 }
                 let Some(position) = self.position.as_mut() else {
                     return requests;
@@ -310,9 +361,16 @@ impl Store {
     }
 
     fn apply_error(&mut self, id: Option<RequestId>, error: ApiError) -> Vec<Request> {
-        if error.code == ErrorCode::ResyncRequired {
-            self.reload = true;
-            return Vec::new();
+        match error.code {
+            ErrorCode::ResyncRequired => {
+                self.reload = true;
+                return Vec::new();
+            }
+            ErrorCode::Unauthorized => {
+                self.logged_out = true;
+                return Vec::new();
+            }
+            _ => {}
         }
         if let Some(nonce) = id.and_then(|id| self.sends.remove(&id)) {
             if let Some(pending) = self.pending.iter_mut().find(|p| p.nonce == nonce) {
@@ -334,7 +392,7 @@ impl Store {
 
     /// Drops what the loaded picture rests on, when `reload` asks for it: the socket then reconnects
     /// and the next `ready` starts afresh. True if it did.
-    pub fn take_reload(&mut self) -> bool {
+    fn reset_if_reloading(&mut self) -> bool {
         if !std::mem::take(&mut self.reload) {
             return false;
         }
@@ -348,9 +406,9 @@ impl Store {
     }
 
     /// Shows a chat, loading its history the first time.
-    pub fn select(&mut self, chat_id: ChatId) -> Vec<Request> {
+    pub fn select(&mut self, chat_id: ChatId) -> Effects {
         self.selected = Some(chat_id);
-        self.load_history_if_missing(chat_id)
+        Effects::sending(self.load_history_if_missing(chat_id))
     }
 
     fn load_history_if_missing(&mut self, chat_id: ChatId) -> Vec<Request> {
@@ -365,40 +423,47 @@ impl Store {
     }
 
     /// The next page of older messages, if there is one.
-    pub fn load_older(&mut self, chat_id: ChatId) -> Option<Request> {
+    pub fn load_older(&mut self, chat_id: ChatId) -> Effects {
         if !self.has_more.get(&chat_id).copied().unwrap_or(false) {
-            return None;
+            return Effects::default();
         }
         let before = self
             .messages
             .get(&chat_id)
             .and_then(|messages| messages.first())
             .map(|message| message.id);
-        Some(self.request(ClientEvent::MessageHistory {
+        Effects::sending(vec![self.request(ClientEvent::MessageHistory {
             chat_id,
             before,
             limit: None,
-        }))
+        })])
     }
 
     /// The next page of chats, older than the oldest loaded, if the server has more.
-    pub fn load_more_chats(&mut self) -> Option<Request> {
+    pub fn load_more_chats(&mut self) -> Effects {
         if !self.more_chats {
-            return None;
+            return Effects::default();
         }
         let before = self.chats.last().map(Chat::position);
-        Some(self.request(ClientEvent::ChatsList {
+        Effects::sending(vec![self.request(ClientEvent::ChatsList {
             before,
             limit: None,
-        }))
+        })])
     }
 
-    pub fn open_direct(&mut self, user_id: UserId) -> Request {
-        self.request(ClientEvent::ChatOpen { user_id })
+    /// Opens (creating if need be) the direct chat with `user_id`; the reply selects it.
+    pub fn open_direct(&mut self, user_id: UserId) -> Effects {
+        Effects::sending(vec![self.request(ClientEvent::ChatOpen { user_id })])
     }
 
-    /// Queues a message as pending and returns the request that sends it.
-    pub fn send(&mut self, chat_id: ChatId, body: MessageBody, nonce: String) -> Request {
+    /// Shows a notice the person should read.
+    pub fn tell(&mut self, notice: String) -> Effects {
+        self.notice = Some(notice);
+        Effects::default()
+    }
+
+    /// Queues a message as pending and sends it.
+    pub fn send(&mut self, chat_id: ChatId, body: MessageBody, nonce: String) -> Effects {
         let body = body.into_inner();
         self.pending.push(Pending {
             chat_id,
@@ -406,11 +471,11 @@ impl Store {
             body: body.clone(),
             failed: None,
         });
-        self.request(ClientEvent::MessageSend {
+        Effects::sending(vec![self.request(ClientEvent::MessageSend {
             chat_id,
             nonce,
             body,
-        })
+        })])
     }
 
     /// Takes in the `seq` of one of my own events; false if it is one applied already. A skipped
@@ -561,7 +626,7 @@ mod tests {
     #[test]
     fn first_ready_sets_the_position_and_hides_me_from_people() {
         let mut store = Store::default();
-        let requests = store.apply(ready(5));
+        let requests = store.apply(ready(5)).requests;
         assert_eq!(
             requests.into_iter().map(|r| r.event).collect::<Vec<_>>(),
             vec![ClientEvent::UsersList {
@@ -585,7 +650,7 @@ mod tests {
             seq: 1,
             message: message(7, 2, "x"),
         });
-        let requests = store.apply(ready(9));
+        let requests = store.apply(ready(9)).requests;
         let events: Vec<_> = requests.into_iter().map(|r| r.event).collect();
         assert_eq!(
             events[0],
@@ -608,7 +673,10 @@ mod tests {
     fn a_message_arriving_twice_is_shown_once_and_clears_its_pending_copy() {
         let mut store = Store::default();
         store.apply(ready(0));
-        let request = store.send(ChatId(1), body("body 3"), "n3".into());
+        let request = store
+            .send(ChatId(1), body("body 3"), "n3".into())
+            .requests
+            .remove(0);
         assert_eq!(store.pending.len(), 1);
         store.apply(ServerEvent::Reply {
             id: request.id,
@@ -648,7 +716,7 @@ mod tests {
             chats: vec![chat(1)],
             more_chats: true,
         });
-        let more = store.load_more_chats().unwrap();
+        let more = store.load_more_chats().requests.remove(0);
         assert_eq!(
             more.event,
             ClientEvent::ChatsList {
@@ -676,7 +744,7 @@ mod tests {
             store.chats[0].last_message.as_ref().unwrap().id,
             MessageId(4)
         );
-        assert!(store.load_more_chats().is_none());
+        assert_eq!(store.load_more_chats(), Effects::default());
     }
 
     #[test]
@@ -685,11 +753,13 @@ mod tests {
         store.apply(ready(0));
         let mut elsewhere = message(5, 2, "x");
         elsewhere.chat_id = ChatId(7);
-        let requests = store.apply(ServerEvent::MessageNew {
-            pos: 1,
-            seq: 1,
-            message: elsewhere,
-        });
+        let requests = store
+            .apply(ServerEvent::MessageNew {
+                pos: 1,
+                seq: 1,
+                message: elsewhere,
+            })
+            .requests;
         assert_eq!(
             requests[0].event,
             ClientEvent::ChatsList {
@@ -702,14 +772,14 @@ mod tests {
             seq: 1,
             message: message(6, 2, "y"),
         });
-        assert!(known.is_empty());
+        assert_eq!(known, Effects::default());
     }
 
     #[test]
     fn history_pages_merge_in_order() {
         let mut store = Store::default();
         store.apply(ready(0));
-        let requests = store.select(ChatId(1));
+        let requests = store.select(ChatId(1)).requests;
         assert_eq!(requests.len(), 1);
         store.apply(ServerEvent::Reply {
             id: requests[0].id,
@@ -719,7 +789,7 @@ mod tests {
                 has_more: true,
             },
         });
-        let older = store.load_older(ChatId(1)).unwrap();
+        let older = store.load_older(ChatId(1)).requests.remove(0);
         assert_eq!(
             older.event,
             ClientEvent::MessageHistory {
@@ -738,15 +808,21 @@ mod tests {
         });
         let ids: Vec<_> = store.messages[&ChatId(1)].iter().map(|m| m.id.0).collect();
         assert_eq!(ids, vec![2, 8, 9]);
-        assert!(store.load_older(ChatId(1)).is_none());
-        assert!(store.select(ChatId(1)).is_empty(), "history is loaded once");
+        assert_eq!(store.load_older(ChatId(1)), Effects::default());
+        assert!(
+            store.select(ChatId(1)).requests.is_empty(),
+            "history is loaded once"
+        );
     }
 
     #[test]
     fn a_refused_send_is_marked_and_not_resent() {
         let mut store = Store::default();
         store.apply(ready(0));
-        let request = store.send(ChatId(1), body("x"), "n".into());
+        let request = store
+            .send(ChatId(1), body("x"), "n".into())
+            .requests
+            .remove(0);
         store.apply(ServerEvent::Error {
             id: Some(request.id),
             error: ApiError::new(ErrorCode::Forbidden, "Not a member."),
@@ -755,6 +831,7 @@ mod tests {
         assert_eq!(store.notice.as_deref(), Some("Not a member."));
         let resent = store
             .apply(ready(0))
+            .requests
             .into_iter()
             .filter(|r| matches!(r.event, ClientEvent::MessageSend { .. }))
             .count();
@@ -772,15 +849,14 @@ mod tests {
             seq: 1,
             message: message(1, 2, "a"),
         });
-        store.apply(ServerEvent::Error {
+        let refused = store.apply(ServerEvent::Error {
             id: Some(99),
             error: ApiError::new(ErrorCode::ResyncRequired, "gone"),
         });
-        assert!(store.take_reload());
+        assert_eq!(refused.next, Next::Reconnect);
         assert_eq!(store.position, None);
         assert!(store.messages.is_empty() && store.chats.is_empty());
-        assert!(!store.take_reload(), "once");
-        let requests = store.apply(ready(10));
+        let requests = store.apply(ready(10)).requests;
         assert_eq!(store.position.as_ref().map(|p| p.pos), Some(10));
         assert_eq!(
             requests.len(),
@@ -797,45 +873,47 @@ mod tests {
     fn a_skipped_seq_means_an_event_was_missed() {
         let mut store = Store::default();
         store.apply(ready(4));
-        store.apply(ServerEvent::MessageNew {
+        let next = store.apply(ServerEvent::MessageNew {
             pos: 5,
             seq: 1,
             message: message(1, 2, "a"),
         });
-        assert!(!store.reload);
-        store.apply(ServerEvent::MessageNew {
+        assert_eq!(next.next, Next::Stay);
+        let missed = store.apply(ServerEvent::MessageNew {
             pos: 9,
             seq: 3,
             message: message(3, 2, "c"),
         });
-        assert!(store.take_reload());
+        assert_eq!(missed.next, Next::Reconnect);
     }
 
     #[test]
     fn pushes_during_a_sync_move_the_position_only_once_it_has_caught_up() {
         let mut store = Store::default();
         store.apply(ready(4));
-        let sync = store.apply(ready(20)).remove(0);
+        let sync = store.apply(ready(20)).requests.remove(0);
         // A push runs ahead of the sync, with a seq the sync has yet to fill in: no gap is assumed.
-        store.apply(ServerEvent::MessageNew {
+        let ahead = store.apply(ServerEvent::MessageNew {
             pos: 21,
             seq: 4,
             message: message(9, 2, "late"),
         });
-        assert!(!store.reload);
+        assert_eq!(ahead.next, Next::Stay);
         assert_eq!(store.position.as_ref().map(|p| p.pos), Some(4));
-        let more = store.apply(ServerEvent::Reply {
-            id: sync.id,
-            result: Reply::Sync {
-                events: vec![ServerEvent::MessageNew {
+        let more = store
+            .apply(ServerEvent::Reply {
+                id: sync.id,
+                result: Reply::Sync {
+                    events: vec![ServerEvent::MessageNew {
+                        pos: 10,
+                        seq: 1,
+                        message: message(2, 2, "a"),
+                    }],
                     pos: 10,
-                    seq: 1,
-                    message: message(2, 2, "a"),
-                }],
-                pos: 10,
-                has_more: true,
-            },
-        });
+                    has_more: true,
+                },
+            })
+            .requests;
         assert_eq!(store.position.as_ref().map(|p| p.pos), Some(10));
         assert_eq!(
             more[0].event,
@@ -883,19 +961,36 @@ mod tests {
             contact: contact(Relation::RequestReceived),
         });
         assert_eq!(store.contacts[&UserId(2)].relation, Relation::Friend);
-        store.apply(ServerEvent::ContactChanged {
+        let ended = store.apply(ServerEvent::ContactChanged {
             pos: 3,
             seq: 3,
             contact: contact(Relation::None),
         });
         assert!(store.contacts.is_empty());
-        assert!(!store.reload);
-        store.apply(ServerEvent::SettingsChanged {
+        assert_eq!(ended.next, Next::Stay);
+        let missed = store.apply(ServerEvent::SettingsChanged {
             pos: 5,
             seq: 5,
             settings: Settings::default(),
         });
-        assert!(store.take_reload(), "seq 4 was missed");
+        assert_eq!(missed.next, Next::Reconnect, "seq 4 was missed");
+    }
+
+    #[test]
+    fn an_ended_session_logs_out() {
+        let mut store = Store::default();
+        store.apply(ready(0));
+        let ended = store.apply(ServerEvent::Error {
+            id: None,
+            error: ApiError::new(ErrorCode::Unauthorized, "Your session has ended."),
+        });
+        assert_eq!(
+            ended,
+            Effects {
+                requests: vec![],
+                next: Next::LogOut
+            }
+        );
     }
 
     #[test]
@@ -908,7 +1003,7 @@ mod tests {
             user: user(2, "bob"),
         };
         // Away from pos 4; back at 9, where the wait has ended: the sync replays the news.
-        let sync = store.apply(ready(9)).remove(0);
+        let sync = store.apply(ready(9)).requests.remove(0);
         store.apply(arrived(6));
         store.apply(ServerEvent::Reply {
             id: sync.id,
