@@ -2,9 +2,11 @@
 
 use super::api;
 use super::socket::ChatClient;
-use crate::model::{ChatId, Message, MessageBody, Status, UserId};
+use super::state::{chat_title, ConversationStoreFields, Pending, StateStoreFields};
+use crate::model::{Chat, ChatId, Message, MessageBody, Person, Status, UserId};
 use crate::protocol::Refusal;
 use leptos::{ev::SubmitEvent, prelude::*};
+use reactive_stores::Field;
 
 #[component]
 pub fn ChatPage() -> impl IntoView {
@@ -13,7 +15,11 @@ pub fn ChatPage() -> impl IntoView {
     // Effects run only in the browser: the server renders the empty frame, the browser connects.
     Effect::new(move || client.start());
     let store = client.store;
-    let me = move || store.with(|s| s.me.as_ref().map(|me| me.username.clone()));
+    let me = move || {
+        store
+            .me()
+            .with(|me| me.as_ref().map(|me| me.username.clone()))
+    };
 
     let log_out = move |_| {
         leptos::task::spawn_local(async move {
@@ -54,28 +60,42 @@ fn ConnectionStatus() -> impl IntoView {
 
 #[component]
 fn PeopleList() -> impl IntoView {
-    let client = expect_context::<ChatClient>();
-    let people = move || client.store.with(|s| s.people.clone());
+    let store = expect_context::<ChatClient>().store;
     view! {
         <section aria-labelledby="people-heading">
             <h2 id="people-heading">"People"</h2>
             <ul class="people">
-                <For each=people key=|person| (person.user.id, person.presence.clone()) let:person>
-                    <li>
-                        <button
-                            type="button"
-                            aria-label=format!("Chat with {}", person.user.username)
-                            on:click=move |_| { client.update(|s| s.open_direct(person.user.id)); }
-                        >
-                            <span class="presence"
-                                class:online=person.presence.as_ref().is_some_and(|p| p.status != Status::Offline)
-                                title=person.presence.as_ref().map_or("presence hidden", |p| status_label(p.status))></span>
-                            <bdi>{person.user.username.clone()}</bdi>
-                        </button>
-                    </li>
+                <For each=move || store.people() key=|person| person.key() let:person>
+                    <PersonRow person/>
                 </For>
             </ul>
         </section>
+    }
+}
+
+/// One person; re-renders only when their presence changes.
+#[component]
+fn PersonRow(#[prop(into)] person: Field<Person>) -> impl IntoView {
+    let client = expect_context::<ChatClient>();
+    let (id, name) = person.with_untracked(|p| (p.user.id, p.user.username.clone()));
+    let status = move || {
+        person
+            .try_with(|p| p.presence.as_ref().map(|presence| presence.status))
+            .flatten()
+    };
+    view! {
+        <li>
+            <button
+                type="button"
+                aria-label=format!("Chat with {name}")
+                on:click=move |_| { client.update(|s| s.open_direct(id)); }
+            >
+                <span class="presence"
+                    class:online=move || status().is_some_and(|status| status != Status::Offline)
+                    title=move || status().map_or("presence hidden", status_label)></span>
+                <bdi>{name.clone()}</bdi>
+            </button>
+        </li>
     }
 }
 
@@ -83,43 +103,17 @@ fn PeopleList() -> impl IntoView {
 fn ChatList() -> impl IntoView {
     let client = expect_context::<ChatClient>();
     let store = client.store;
-    let rows = move || {
-        store.with(|s| {
-            s.chats
-                .iter()
-                .map(|chat| {
-                    let preview = chat
-                        .last_message
-                        .as_ref()
-                        .map(|m| {
-                            let more = if m.truncated { "…" } else { "" };
-                            format!("{}{more}", m.text)
-                        })
-                        .unwrap_or_default();
-                    (chat.id, s.chat_title(chat), preview)
-                })
-                .collect::<Vec<_>>()
-        })
-    };
+    // A change of selection re-renders the two rows it concerns, not the list.
+    let selected = Selector::new(move || store.selected().get());
     view! {
         <nav aria-labelledby="chats-heading">
             <h2 id="chats-heading">"Chats"</h2>
             <ul class="chats">
-                <For each=rows key=|row| row.clone() let:row>
-                    <li>
-                        <button
-                            type="button"
-                            class="chat-link"
-                            aria-pressed=move || (store.with(|s| s.selected) == Some(row.0)).to_string()
-                            on:click=move |_| { client.update(|s| s.select(row.0)); }
-                        >
-                            <bdi class="title">{row.1.clone()}</bdi>
-                            <span class="preview" dir="auto">{row.2.clone()}</span>
-                        </button>
-                    </li>
+                <For each=move || store.chats() key=|chat| chat.key() let:chat>
+                    <ChatRow chat selected=selected.clone()/>
                 </For>
             </ul>
-            <Show when=move || store.with(|s| s.more_chats)>
+            <Show when=move || store.more_chats().get()>
                 <button type="button" class="older"
                     on:click=move |_| { client.update(|s| s.load_more_chats()); }>
                     "Show older chats"
@@ -129,20 +123,59 @@ fn ChatList() -> impl IntoView {
     }
 }
 
+/// One chat in the list; re-renders only when that chat changes, or its selection does.
 #[component]
-fn ChatView() -> impl IntoView {
+fn ChatRow(#[prop(into)] chat: Field<Chat>, selected: Selector<Option<ChatId>>) -> impl IntoView {
     let client = expect_context::<ChatClient>();
     let store = client.store;
+    let id = chat.with_untracked(|chat| chat.id);
+    let me = move || store.me().with(|me| me.as_ref().map(|me| me.id));
+    // `try_`: a row whose chat was just dropped may run once more before the list removes it.
+    let title = move || {
+        let me = me();
+        chat.try_with(|chat| chat_title(chat, me))
+            .unwrap_or_default()
+    };
+    let preview = move || chat.try_with(preview_text).unwrap_or_default();
+    view! {
+        <li>
+            <button
+                type="button"
+                class="chat-link"
+                aria-pressed=move || selected.selected(&Some(id)).to_string()
+                on:click=move |_| { client.update(|s| s.select(id)); }
+            >
+                <bdi class="title">{title}</bdi>
+                <span class="preview" dir="auto">{preview}</span>
+            </button>
+        </li>
+    }
+}
+
+/// The start of a chat's newest message, as its row in the list shows it.
+fn preview_text(chat: &Chat) -> String {
+    chat.last_message
+        .as_ref()
+        .map(|message| {
+            let more = if message.truncated { "…" } else { "" };
+            format!("{}{more}", message.text)
+        })
+        .unwrap_or_default()
+}
+
+#[component]
+fn ChatView() -> impl IntoView {
+    let store = expect_context::<ChatClient>().store;
     // A memo, so the conversation (and the draft in its composer) is rebuilt only when another chat
-    // is chosen, not on every change to the store.
-    let selected = Memo::new(move |_| store.with(|s| s.selected));
+    // is chosen.
+    let selected = Memo::new(move |_| store.selected().get());
     view! {
         <main class="chat">
             {move || match selected.get() {
                 None => view! { <p class="empty">"Pick someone from People to start chatting."</p> }.into_any(),
                 Some(chat_id) => view! { <Conversation chat_id/> }.into_any(),
             }}
-            <p class="notice" role="alert">{move || store.with(|s| s.notice.clone())}</p>
+            <p class="notice" role="alert">{move || store.notice().get()}</p>
         </main>
     }
 }
@@ -151,43 +184,37 @@ fn ChatView() -> impl IntoView {
 fn Conversation(chat_id: ChatId) -> impl IntoView {
     let client = expect_context::<ChatClient>();
     let store = client.store;
+    // The state keeps the selected chat's entry, so this stays valid while it is shown.
+    let conversation = store.conversations().at_key(chat_id);
+    let me = Memo::new(move |_| store.me().with(|me| me.as_ref().map(|me| me.id)));
     let title = move || {
-        store.with(|s| {
-            s.chat(chat_id)
-                .map(|chat| s.chat_title(chat))
-                .unwrap_or_default()
-        })
+        let me = me.get();
+        store
+            .chats()
+            .with(|chats| {
+                chats
+                    .iter()
+                    .find(|chat| chat.id == chat_id)
+                    .map(|chat| chat_title(chat, me))
+            })
+            .unwrap_or_default()
     };
-    let messages = move || store.with(|s| s.messages.get(&chat_id).cloned().unwrap_or_default());
-    let pending = move || {
-        store.with(|s| {
-            s.pending
-                .iter()
-                .filter(|p| p.chat_id == chat_id)
-                .cloned()
-                .collect::<Vec<_>>()
-        })
-    };
-    let has_more = move || store.with(|s| s.has_more.get(&chat_id).copied().unwrap_or(false));
-    let me = move || store.with(|s| s.me.as_ref().map(|me| me.id));
+    let has_more = move || conversation.has_more().try_get().flatten() == Some(true);
     let draft = RwSignal::new(String::new());
 
     // Follow the conversation: scroll to the end when a newer message or a pending one appears, but
     // not when older history is loaded above.
     let list = NodeRef::<leptos::html::Ol>::new();
-    let newest = move || {
-        store.with(|s| {
-            let newest = s
-                .messages
-                .get(&chat_id)
-                .and_then(|m| m.last())
-                .map(|m| m.id);
-            let pending = s.pending.iter().filter(|p| p.chat_id == chat_id).count();
-            (newest, pending)
-        })
-    };
+    let newest = Memo::new(move |_| {
+        let newest = conversation
+            .messages()
+            .try_with(|messages| messages.last().map(|message| message.id))
+            .flatten();
+        let pending = conversation.pending().try_with(Vec::len).unwrap_or(0);
+        (newest, pending)
+    });
     Effect::new(move || {
-        newest();
+        newest.track();
         if let Some(list) = list.get() {
             list.set_scroll_top(list.scroll_height());
         }
@@ -218,19 +245,11 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
                 </button>
             </Show>
             <ol class="messages" aria-label="Messages" aria-live="polite" node_ref=list>
-                <For each=messages key=|message| message.id let:message>
-                    <MessageRow message=message.clone() mine=me() == Some(message.sender_id)/>
+                <For each=move || conversation.messages() key=|message| message.key() let:message>
+                    <MessageRow message me/>
                 </For>
-                <For each=pending key=|p| (p.nonce.clone(), p.failed.clone()) let:pending>
-                    <li class="message mine pending">
-                        <span class="body" dir="auto">{pending.body.clone()}</span>
-                        <span class="state">
-                            {match pending.failed {
-                                Some(reason) => format!("Not sent: {reason}"),
-                                None => "Sending…".to_string(),
-                            }}
-                        </span>
-                    </li>
+                <For each=move || conversation.pending() key=|pending| pending.key() let:pending>
+                    <PendingRow pending/>
                 </For>
             </ol>
             <form class="composer" on:submit=on_submit>
@@ -242,17 +261,34 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
     }
 }
 
+/// A stored message: it never changes, so it is read once.
 #[component]
-fn MessageRow(message: Message, mine: bool) -> impl IntoView {
+fn MessageRow(#[prop(into)] message: Field<Message>, me: Memo<Option<UserId>>) -> impl IntoView {
     let client = expect_context::<ChatClient>();
-    let sender: UserId = message.sender_id;
+    let (sender, body, sent_at) =
+        message.with_untracked(|m| (m.sender_id, m.body.clone(), m.sent_at));
     let author = client.store.with_untracked(|s| s.username(sender));
-    let time = clock_time(message.sent_at);
     view! {
-        <li class="message" class:mine=mine>
+        <li class="message" class:mine=move || me.get() == Some(sender)>
             <bdi class="author">{author}</bdi>
-            <span class="body" dir="auto">{message.body}</span>
-            <time>{time}</time>
+            <span class="body" dir="auto">{body}</span>
+            <time>{clock_time(sent_at)}</time>
+        </li>
+    }
+}
+
+/// A message on its way; re-renders when the server refuses it.
+#[component]
+fn PendingRow(#[prop(into)] pending: Field<Pending>) -> impl IntoView {
+    let body = pending.with_untracked(|p| p.body.clone());
+    let state = move || match pending.try_with(|p| p.failed.clone()).flatten() {
+        Some(reason) => format!("Not sent: {reason}"),
+        None => "Sending…".to_string(),
+    };
+    view! {
+        <li class="message mine pending">
+            <span class="body" dir="auto">{body}</span>
+            <span class="state">{state}</span>
         </li>
     }
 }

@@ -1,11 +1,13 @@
 //! The browser's WebSocket: connects, reconnects with jittered backoff, and feeds every frame to the
-//! [`Store`]. Runs only in the browser (started from an effect).
+//! [`State`]. Runs only in the browser (started from an effect).
 
-use super::state::{Effects, Next, Store};
+use super::reactivity::wake;
+use super::state::{Effects, Next, State};
 use crate::protocol::{close_code, ServerEvent};
 use futures::{channel::mpsc, select, SinkExt, StreamExt};
 use gloo_net::websocket::{futures::WebSocket, Message, WebSocketError};
 use leptos::prelude::*;
+use reactive_stores::Store;
 use std::time::Duration;
 
 /// What the connection indicator shows.
@@ -29,7 +31,7 @@ impl Connection {
 /// The chat page's client: the store, the connection state, and the way out to the server.
 #[derive(Clone, Copy)]
 pub struct ChatClient {
-    pub store: RwSignal<Store>,
+    pub store: Store<State>,
     pub connection: RwSignal<Connection>,
     outbox: StoredValue<Option<mpsc::UnboundedSender<String>>>,
 }
@@ -37,7 +39,7 @@ pub struct ChatClient {
 impl ChatClient {
     pub fn new() -> Self {
         Self {
-            store: RwSignal::new(Store::default()),
+            store: Store::new(State::default()),
             connection: RwSignal::new(Connection::Connecting),
             outbox: StoredValue::new(None),
         }
@@ -46,10 +48,17 @@ impl ChatClient {
     /// Changes the store and sends whatever requests the change calls for; returns what the
     /// connection is to do next. While disconnected the requests are dropped: the next `ready`
     /// re-derives them (pending messages are re-sent, history reloaded).
-    pub fn update(&self, change: impl FnOnce(&mut Store) -> Effects) -> Next {
-        let Some(effects) = self.store.try_update(change) else {
+    pub fn update(&self, change: impl FnOnce(&mut State) -> Effects) -> Next {
+        // Written untracked, so nothing wakes until `wake` knows what changed; the guard is gone by
+        // then, so the views it wakes can read.
+        let Some(effects) = self
+            .store
+            .try_write_untracked()
+            .map(|mut state| change(&mut state))
+        else {
             return Next::Stay;
         };
+        wake(self.store, &effects.changed);
         self.outbox.with_value(|outbox| {
             if let Some(outbox) = outbox {
                 for request in effects.requests {

@@ -1,15 +1,17 @@
 //! The browser's picture of the world, and how each server frame changes it.
 //!
 //! Plain data with no signals or sockets inside, so every rule here is unit tested natively. Every
-//! change returns its [`Effects`]: the requests to send and what the connection is to do next, so the
-//! socket layer carries them out and holds no rules of its own.
+//! change returns its [`Effects`]: the requests to send, what the connection is to do next, and what
+//! changed, so the socket layer carries them out and holds no rules of its own. The UI keeps the
+//! state in a `reactive_stores::Store` and wakes only the views of what changed (`socket::wake`).
 
 use crate::model::{
-    Chat, ChatId, Contact, Message, MessageBody, MyStatus, Person, Pos, Relation, Seq, Settings,
-    User, UserId,
+    Chat, ChatId, Contact, Message, MessageBody, MessageId, MyStatus, Person, Pos, Relation, Seq,
+    Settings, User, UserId,
 };
 use crate::protocol::{ApiError, ClientEvent, ErrorCode, Reply, Request, RequestId, ServerEvent};
-use std::collections::{HashMap, HashSet};
+use reactive_stores::Store;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// A place in the server's event log: the `epoch` of the log and a position in it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,28 +24,31 @@ pub struct LogPosition {
 /// after a reconnect, and the server's dedup makes that safe.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pending {
-    pub chat_id: ChatId,
     pub nonce: String,
     pub body: String,
     /// Why the server refused it, if it did; refused messages are not re-sent.
     pub failed: Option<String>,
 }
 
-/// What a change to the store asks of the connection.
+/// One chat's loaded messages and unacknowledged sends.
+#[derive(Clone, Debug, Default, PartialEq, Store)]
+pub struct Conversation {
+    /// Oldest first.
+    #[store(key: MessageId = |message| message.id)]
+    pub messages: Vec<Message>,
+    #[store(key: String = |pending| pending.nonce.clone())]
+    pub pending: Vec<Pending>,
+    /// Whether older history exists beyond what is loaded; `None` until the first page.
+    pub has_more: Option<bool>,
+}
+
+/// What a change asks of the connection, and what it changed.
 #[derive(Debug, Default, PartialEq)]
 pub struct Effects {
     /// To send, in order.
     pub requests: Vec<Request>,
     pub next: Next,
-}
-
-impl Effects {
-    fn sending(requests: Vec<Request>) -> Self {
-        Self {
-            requests,
-            next: Next::Stay,
-        }
-    }
+    pub changed: BTreeSet<Change>,
 }
 
 /// What the connection does after a change.
@@ -58,13 +63,40 @@ pub enum Next {
     LogOut,
 }
 
-#[derive(Clone, Debug, Default)]
-pub struct Store {
+/// A part of the state a change touched. `…List` means items came, went or moved (the list's
+/// views re-run, its rows do not); an id names one item changed in place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Change {
+    /// A fresh picture: everything.
+    All,
+    People,
+    PeopleList,
+    Person(UserId),
+    Contacts,
+    Settings,
+    Status,
+    Waiting,
+    Arrivals,
+    ChatList,
+    Chat(ChatId),
+    MoreChats,
+    Conversations,
+    Messages(ChatId),
+    Pending(ChatId),
+    HasMore(ChatId),
+    Selected,
+    Notice,
+}
+
+#[derive(Clone, Debug, Default, Store)]
+pub struct State {
     pub me: Option<User>,
     /// People I know or found, by username, with their presence as I may see it.
+    #[store(key: UserId = |person| person.user.id)]
     pub people: Vec<Person>,
-    /// Everyone I have a relation with, by user.
-    pub contacts: HashMap<UserId, Contact>,
+    /// Everyone I have a relation with.
+    #[store(key: UserId = |(id, _)| *id)]
+    pub contacts: BTreeMap<UserId, Contact>,
     pub settings: Settings,
     /// The presence mode and status text I set.
     pub status: MyStatus,
@@ -72,42 +104,53 @@ pub struct Store {
     pub waiting: Vec<User>,
     /// People I waited for who came online, newest last, until shown.
     pub arrivals: Vec<User>,
-    /// The log positions of the arrivals taken in, so one replayed by a `sync` is not told twice.
-    arrival_positions: HashSet<Pos>,
     /// Most recent activity first.
+    #[store(key: ChatId = |chat| chat.id)]
     pub chats: Vec<Chat>,
     /// The server has older chats than those loaded.
     pub more_chats: bool,
-    /// Loaded messages per chat, oldest first.
-    pub messages: HashMap<ChatId, Vec<Message>>,
-    /// Whether older history exists beyond what is loaded.
-    pub has_more: HashMap<ChatId, bool>,
-    pub pending: Vec<Pending>,
+    /// Holds the selected chat's entry whenever one is selected, so its views may rely on it.
+    #[store(key: ChatId = |(id, _)| *id)]
+    pub conversations: BTreeMap<ChatId, Conversation>,
     pub selected: Option<ChatId>,
+    /// The last error worth showing, if any.
+    pub notice: Option<String>,
     /// How far into the server's log this picture is complete; `None` until the first `ready`.
+    #[store(skip)]
     pub position: Option<LogPosition>,
     /// The `seq` of my newest own event applied.
+    #[store(skip)]
     pub user_seq: Seq,
     /// While a `sync` after a reconnect is under way: the newest position pushed meanwhile. Pushes
     /// then run ahead of the sync, so they do not move `position` until it has caught up.
+    #[store(skip)]
     syncing: Option<Pos>,
     /// An event was missed (a `seq` skipped) or the position was refused: drop what is loaded and
     /// reconnect for a fresh `ready`.
+    #[store(skip)]
     reload: bool,
     /// The server said the session is gone.
+    #[store(skip)]
     logged_out: bool,
-    /// The last error worth showing, if any.
-    pub notice: Option<String>,
+    /// The log positions of the arrivals taken in, so one replayed by a `sync` is not told twice.
+    #[store(skip)]
+    arrival_positions: HashSet<Pos>,
+    #[store(skip)]
     next_request: RequestId,
     /// In-flight sends by request id, so a refusal marks the right pending message.
-    sends: HashMap<RequestId, String>,
+    #[store(skip)]
+    sends: HashMap<RequestId, (ChatId, String)>,
+    /// What the change under way touched.
+    #[store(skip)]
+    changed: BTreeSet<Change>,
 }
 
-impl Store {
+impl State {
     fn request(&mut self, event: ClientEvent) -> Request {
         self.next_request += 1;
-        if let ClientEvent::MessageSend { nonce, .. } = &event {
-            self.sends.insert(self.next_request, nonce.clone());
+        if let ClientEvent::MessageSend { chat_id, nonce, .. } = &event {
+            self.sends
+                .insert(self.next_request, (*chat_id, nonce.clone()));
         }
         Request {
             id: self.next_request,
@@ -115,16 +158,17 @@ impl Store {
         }
     }
 
-    pub fn chat(&self, id: ChatId) -> Option<&Chat> {
-        self.chats.iter().find(|chat| chat.id == id)
+    fn touched(&mut self, change: Change) {
+        self.changed.insert(change);
     }
 
-    /// The name a chat is shown under: the other member's, for a direct chat.
-    pub fn chat_title(&self, chat: &Chat) -> String {
-        let me = self.me.as_ref().map(|user| user.id).unwrap_or(UserId(0));
-        chat.peer(me)
-            .map(|user| user.username.clone())
-            .unwrap_or_else(|| "Just you".into())
+    /// The effects of the change just made: `requests` and what it touched.
+    fn effects(&mut self, requests: Vec<Request>) -> Effects {
+        Effects {
+            requests,
+            next: Next::Stay,
+            changed: std::mem::take(&mut self.changed),
+        }
     }
 
     pub fn username(&self, id: UserId) -> String {
@@ -142,19 +186,17 @@ impl Store {
     pub fn apply(&mut self, event: ServerEvent) -> Effects {
         let requests = self.step(event);
         if std::mem::take(&mut self.logged_out) {
-            return Effects {
-                requests: Vec::new(),
-                next: Next::LogOut,
-            };
+            let mut effects = self.effects(Vec::new());
+            effects.next = Next::LogOut;
+            return effects;
         }
         if self.reset_if_reloading() {
             // What this frame asked for rests on the picture just dropped.
-            return Effects {
-                requests: Vec::new(),
-                next: Next::Reconnect,
-            };
+            let mut effects = self.effects(Vec::new());
+            effects.next = Next::Reconnect;
+            return effects;
         }
-        Effects::sending(requests)
+        self.effects(requests)
     }
 
     /// Applies one frame; returns the requests it calls for.
@@ -181,6 +223,7 @@ impl Store {
                 chats,
                 more_chats,
             } => {
+                self.touched(Change::All);
                 self.waiting = waiting;
                 self.me = Some(user);
                 self.set_people(people);
@@ -205,13 +248,18 @@ impl Store {
                     None => self.position = Some(LogPosition { epoch, pos }),
                 }
                 let resend: Vec<_> = self
-                    .pending
+                    .conversations
                     .iter()
-                    .filter(|pending| pending.failed.is_none())
-                    .map(|pending| ClientEvent::MessageSend {
-                        chat_id: pending.chat_id,
-                        nonce: pending.nonce.clone(),
-                        body: pending.body.clone(),
+                    .flat_map(|(chat_id, conversation)| {
+                        conversation
+                            .pending
+                            .iter()
+                            .filter(|pending| pending.failed.is_none())
+                            .map(|pending| ClientEvent::MessageSend {
+                                chat_id: *chat_id,
+                                nonce: pending.nonce.clone(),
+                                body: pending.body.clone(),
+                            })
                     })
                     .collect();
                 for event in resend {
@@ -262,33 +310,35 @@ impl Store {
             ServerEvent::SettingsChanged { seq, settings, .. } => {
                 if self.user_event(seq) {
                     self.settings = settings;
+                    self.touched(Change::Settings);
                 }
             }
             ServerEvent::StatusChanged { seq, status, .. } => {
                 if self.user_event(seq) {
                     self.status = status;
+                    self.touched(Change::Status);
                 }
             }
             ServerEvent::WaitingChanged { seq, waiting, .. } => {
                 if self.user_event(seq) {
                     self.waiting = waiting;
+                    self.touched(Change::Waiting);
                 }
             }
             ServerEvent::UserArrived { pos, seq, user } => {
                 self.user_event(seq);
-                self.waiting.retain(|waited| waited.id != user.id);
+                if self.waiting.iter().any(|waited| waited.id == user.id) {
+                    self.waiting.retain(|waited| waited.id != user.id);
+                    self.touched(Change::Waiting);
+                }
                 // `ready` after a reconnect holds the wait's end but not the news of it: an arrival
                 // the `sync` replays is still told, once.
                 if unseen && self.arrival_positions.insert(pos) {
                     self.arrivals.push(user);
+                    self.touched(Change::Arrivals);
                 }
             }
-            ServerEvent::UserStatus { person } => {
-                let mut people = std::mem::take(&mut self.people);
-                people.retain(|known| known.user.id != person.user.id);
-                people.push(person);
-                self.set_people(people);
-            }
+            ServerEvent::UserStatus { person } => self.set_person(person),
         }
         requests
     }
@@ -307,26 +357,37 @@ impl Store {
             Reply::Chat { chat } => {
                 let id = chat.id;
                 self.upsert_chat(chat);
-                return self.select(id).requests;
+                return self.select_chat(id);
             }
             Reply::Chats { chats, has_more } => {
                 for chat in chats {
                     self.upsert_chat(chat);
                 }
-                self.more_chats = has_more;
+                self.set_more_chats(has_more);
             }
             Reply::Message { message } => self.add_message(message),
             Reply::Contact { contact } => self.set_contact(contact),
             Reply::Contacts { contacts } => self.set_contacts(contacts),
-            Reply::Settings { settings } => self.settings = settings,
-            Reply::Status { status } => self.status = status,
-            Reply::Waiting { waiting } => self.waiting = waiting,
+            Reply::Settings { settings } => {
+                self.settings = settings;
+                self.touched(Change::Settings);
+            }
+            Reply::Status { status } => {
+                self.status = status;
+                self.touched(Change::Status);
+            }
+            Reply::Waiting { waiting } => {
+                self.waiting = waiting;
+                self.touched(Change::Waiting);
+            }
             Reply::History {
                 chat_id,
                 messages,
                 has_more,
             } => {
-                self.has_more.insert(chat_id, has_more);
+                self.conversations.entry(chat_id).or_default().has_more = Some(has_more);
+                self.touched(Change::Conversations);
+                self.touched(Change::HasMore(chat_id));
                 for message in messages {
                     self.add_message(message);
                 }
@@ -372,12 +433,20 @@ impl Store {
             }
             _ => {}
         }
-        if let Some(nonce) = id.and_then(|id| self.sends.remove(&id)) {
-            if let Some(pending) = self.pending.iter_mut().find(|p| p.nonce == nonce) {
+        if let Some((chat_id, nonce)) = id.and_then(|id| self.sends.remove(&id)) {
+            let pending = self
+                .conversations
+                .get_mut(&chat_id)
+                .and_then(|conversation| {
+                    conversation.pending.iter_mut().find(|p| p.nonce == nonce)
+                });
+            if let Some(pending) = pending {
                 pending.failed = Some(error.message.clone());
+                self.touched(Change::Pending(chat_id));
             }
         }
         self.notice = Some(error.message);
+        self.touched(Change::Notice);
         Vec::new()
     }
 
@@ -391,7 +460,8 @@ impl Store {
     }
 
     /// Drops what the loaded picture rests on, when `reload` asks for it: the socket then reconnects
-    /// and the next `ready` starts afresh. True if it did.
+    /// and the next `ready` starts afresh. Unacknowledged sends stay, to be sent again, and so does
+    /// the open chat's (emptied) entry. True if it did.
     fn reset_if_reloading(&mut self) -> bool {
         if !std::mem::take(&mut self.reload) {
             return false;
@@ -400,19 +470,45 @@ impl Store {
         self.syncing = None;
         self.user_seq = 0;
         self.chats.clear();
-        self.messages.clear();
-        self.has_more.clear();
+        let selected = self.selected;
+        self.conversations.retain(|id, conversation| {
+            conversation.messages.clear();
+            conversation.has_more = None;
+            !conversation.pending.is_empty() || Some(*id) == selected
+        });
+        self.touched(Change::All);
         true
     }
 
     /// Shows a chat, loading its history the first time.
     pub fn select(&mut self, chat_id: ChatId) -> Effects {
-        self.selected = Some(chat_id);
-        Effects::sending(self.load_history_if_missing(chat_id))
+        let requests = self.select_chat(chat_id);
+        self.effects(requests)
+    }
+
+    fn select_chat(&mut self, chat_id: ChatId) -> Vec<Request> {
+        if self.selected != Some(chat_id) {
+            self.selected = Some(chat_id);
+            self.touched(Change::Selected);
+        }
+        self.conversation(chat_id);
+        self.load_history_if_missing(chat_id)
+    }
+
+    /// The conversation of `chat_id`, created empty the first time.
+    fn conversation(&mut self, chat_id: ChatId) -> &mut Conversation {
+        if !self.conversations.contains_key(&chat_id) {
+            self.touched(Change::Conversations);
+        }
+        self.conversations.entry(chat_id).or_default()
     }
 
     fn load_history_if_missing(&mut self, chat_id: ChatId) -> Vec<Request> {
-        if self.has_more.contains_key(&chat_id) {
+        let loaded = self
+            .conversations
+            .get(&chat_id)
+            .is_some_and(|conversation| conversation.has_more.is_some());
+        if loaded {
             return Vec::new();
         }
         vec![self.request(ClientEvent::MessageHistory {
@@ -424,19 +520,19 @@ impl Store {
 
     /// The next page of older messages, if there is one.
     pub fn load_older(&mut self, chat_id: ChatId) -> Effects {
-        if !self.has_more.get(&chat_id).copied().unwrap_or(false) {
+        let Some(conversation) = self.conversations.get(&chat_id) else {
+            return Effects::default();
+        };
+        if conversation.has_more != Some(true) {
             return Effects::default();
         }
-        let before = self
-            .messages
-            .get(&chat_id)
-            .and_then(|messages| messages.first())
-            .map(|message| message.id);
-        Effects::sending(vec![self.request(ClientEvent::MessageHistory {
+        let before = conversation.messages.first().map(|message| message.id);
+        let request = self.request(ClientEvent::MessageHistory {
             chat_id,
             before,
             limit: None,
-        })])
+        });
+        self.effects(vec![request])
     }
 
     /// The next page of chats, older than the oldest loaded, if the server has more.
@@ -445,37 +541,41 @@ impl Store {
             return Effects::default();
         }
         let before = self.chats.last().map(Chat::position);
-        Effects::sending(vec![self.request(ClientEvent::ChatsList {
+        let request = self.request(ClientEvent::ChatsList {
             before,
             limit: None,
-        })])
+        });
+        self.effects(vec![request])
     }
 
     /// Opens (creating if need be) the direct chat with `user_id`; the reply selects it.
     pub fn open_direct(&mut self, user_id: UserId) -> Effects {
-        Effects::sending(vec![self.request(ClientEvent::ChatOpen { user_id })])
+        let request = self.request(ClientEvent::ChatOpen { user_id });
+        self.effects(vec![request])
     }
 
     /// Shows a notice the person should read.
     pub fn tell(&mut self, notice: String) -> Effects {
         self.notice = Some(notice);
-        Effects::default()
+        self.touched(Change::Notice);
+        self.effects(Vec::new())
     }
 
     /// Queues a message as pending and sends it.
     pub fn send(&mut self, chat_id: ChatId, body: MessageBody, nonce: String) -> Effects {
         let body = body.into_inner();
-        self.pending.push(Pending {
-            chat_id,
+        self.conversation(chat_id).pending.push(Pending {
             nonce: nonce.clone(),
             body: body.clone(),
             failed: None,
         });
-        Effects::sending(vec![self.request(ClientEvent::MessageSend {
+        self.touched(Change::Pending(chat_id));
+        let request = self.request(ClientEvent::MessageSend {
             chat_id,
             nonce,
             body,
-        })])
+        });
+        self.effects(vec![request])
     }
 
     /// Takes in the `seq` of one of my own events; false if it is one applied already. A skipped
@@ -487,11 +587,19 @@ impl Store {
         new
     }
 
+    fn set_more_chats(&mut self, more: bool) {
+        if self.more_chats != more {
+            self.more_chats = more;
+            self.touched(Change::MoreChats);
+        }
+    }
+
     fn set_contacts(&mut self, contacts: Vec<Contact>) {
         self.contacts = contacts
             .into_iter()
             .map(|contact| (contact.user.id, contact))
             .collect();
+        self.touched(Change::Contacts);
     }
 
     fn set_contact(&mut self, contact: Contact) {
@@ -500,6 +608,7 @@ impl Store {
         } else {
             self.contacts.insert(contact.user.id, contact);
         }
+        self.touched(Change::Contacts);
     }
 
     fn set_people(&mut self, mut people: Vec<Person>) {
@@ -507,10 +616,34 @@ impl Store {
         people.retain(|person| Some(person.user.id) != me);
         people.sort_by(|a, b| a.user.username.cmp(&b.user.username));
         self.people = people;
+        self.touched(Change::People);
+    }
+
+    /// Takes in one person's presence: in place if they are listed, else in their place by name.
+    fn set_person(&mut self, person: Person) {
+        if self.me.as_ref().is_some_and(|me| me.id == person.user.id) {
+            return;
+        }
+        let id = person.user.id;
+        match self.people.iter_mut().find(|known| known.user.id == id) {
+            Some(known) if *known == person => {}
+            Some(known) => {
+                *known = person;
+                self.touched(Change::Person(id));
+            }
+            None => {
+                let at = self
+                    .people
+                    .partition_point(|known| known.user.username < person.user.username);
+                self.people.insert(at, person);
+                self.touched(Change::PeopleList);
+            }
+        }
     }
 
     fn upsert_chat(&mut self, mut chat: Chat) {
-        match self.chats.iter_mut().find(|known| known.id == chat.id) {
+        let id = chat.id;
+        match self.chats.iter_mut().find(|known| known.id == id) {
             Some(known) => {
                 chat.seq = chat.seq.max(known.seq);
                 // Keep whichever preview is newer: a page may be older than a push already applied.
@@ -518,37 +651,79 @@ impl Store {
                     chat.active_at = known.active_at;
                     chat.last_message = known.last_message.take();
                 }
-                *known = chat;
+                if *known != chat {
+                    *known = chat;
+                    self.touched(Change::Chat(id));
+                }
             }
-            None => self.chats.push(chat),
+            None => {
+                self.chats.push(chat);
+                self.touched(Change::ChatList);
+            }
         }
         self.sort_chats();
     }
 
+    /// Orders chats by activity; a chat that moved changes the list.
     fn sort_chats(&mut self) {
-        self.chats
-            .sort_by_key(|chat| std::cmp::Reverse(chat.position()));
+        let sorted = self
+            .chats
+            .windows(2)
+            .all(|pair| pair[0].position() >= pair[1].position());
+        if !sorted {
+            self.chats
+                .sort_by_key(|chat| std::cmp::Reverse(chat.position()));
+            self.touched(Change::ChatList);
+        }
     }
 
     /// Adds a message once, however many times it arrives (reply, push, sync, history).
     fn add_message(&mut self, message: Message) {
-        if self.me.as_ref().map(|me| me.id) == Some(message.sender_id) {
-            self.pending
+        let chat_id = message.chat_id;
+        let mine = self.me.as_ref().map(|me| me.id) == Some(message.sender_id);
+        let conversation = self.conversation(chat_id);
+        let sent = mine
+            && conversation
+                .pending
+                .iter()
+                .any(|pending| pending.nonce == message.nonce);
+        if sent {
+            conversation
+                .pending
                 .retain(|pending| pending.nonce != message.nonce);
         }
-        if let Some(chat) = self
-            .chats
-            .iter_mut()
-            .find(|chat| chat.id == message.chat_id)
+        let inserted = match conversation
+            .messages
+            .binary_search_by_key(&message.id, |known| known.id)
         {
+            Ok(_) => false,
+            Err(at) => {
+                conversation.messages.insert(at, message.clone());
+                true
+            }
+        };
+        if sent {
+            self.touched(Change::Pending(chat_id));
+        }
+        if inserted {
+            self.touched(Change::Messages(chat_id));
+        }
+        if let Some(chat) = self.chats.iter_mut().find(|chat| chat.id == chat_id) {
+            let before = chat.last_message.clone();
             chat.saw(&message);
+            if chat.last_message != before {
+                self.touched(Change::Chat(chat_id));
+            }
         }
         self.sort_chats();
-        let messages = self.messages.entry(message.chat_id).or_default();
-        if let Err(position) = messages.binary_search_by_key(&message.id, |known| known.id) {
-            messages.insert(position, message);
-        }
     }
+}
+
+/// The name a chat is shown under, to `me`: the other member's, for a direct chat.
+pub fn chat_title(chat: &Chat, me: Option<UserId>) -> String {
+    chat.peer(me.unwrap_or(UserId(0)))
+        .map(|user| user.username.clone())
+        .unwrap_or_else(|| "Just you".into())
 }
 
 #[cfg(test)]
@@ -625,7 +800,7 @@ mod tests {
 
     #[test]
     fn first_ready_sets_the_position_and_hides_me_from_people() {
-        let mut store = Store::default();
+        let mut store = State::default();
         let requests = store.apply(ready(5)).requests;
         assert_eq!(
             requests.into_iter().map(|r| r.event).collect::<Vec<_>>(),
@@ -637,12 +812,12 @@ mod tests {
         assert_eq!(store.position.as_ref().map(|p| p.pos), Some(5));
         assert_eq!(store.people.len(), 1);
         assert_eq!(store.people[0].user.username, "bob");
-        assert_eq!(store.chat_title(&store.chats[0]), "bob");
+        assert_eq!(chat_title(&store.chats[0], Some(UserId(1))), "bob");
     }
 
     #[test]
     fn reconnect_syncs_from_the_last_position_and_resends_pending() {
-        let mut store = Store::default();
+        let mut store = State::default();
         store.apply(ready(5));
         store.send(ChatId(1), body("hello"), "n1".into());
         store.apply(ServerEvent::MessageNew {
@@ -671,13 +846,13 @@ mod tests {
 
     #[test]
     fn a_message_arriving_twice_is_shown_once_and_clears_its_pending_copy() {
-        let mut store = Store::default();
+        let mut store = State::default();
         store.apply(ready(0));
         let request = store
             .send(ChatId(1), body("body 3"), "n3".into())
             .requests
             .remove(0);
-        assert_eq!(store.pending.len(), 1);
+        assert_eq!(store.conversations[&ChatId(1)].pending.len(), 1);
         store.apply(ServerEvent::Reply {
             id: request.id,
             result: Reply::Message {
@@ -689,8 +864,8 @@ mod tests {
             seq: 1,
             message: message(3, 1, "n3"),
         });
-        assert!(store.pending.is_empty());
-        assert_eq!(store.messages[&ChatId(1)].len(), 1);
+        assert!(store.conversations[&ChatId(1)].pending.is_empty());
+        assert_eq!(store.conversations[&ChatId(1)].messages.len(), 1);
         assert_eq!(
             store.chats[0].last_message.as_ref().unwrap().id,
             MessageId(3)
@@ -699,7 +874,7 @@ mod tests {
 
     #[test]
     fn older_chats_load_page_by_page_and_keep_newer_previews() {
-        let mut store = Store::default();
+        let mut store = State::default();
         let ServerEvent::Ready { user, people, .. } = ready(0) else {
             unreachable!()
         };
@@ -749,7 +924,7 @@ mod tests {
 
     #[test]
     fn a_message_in_a_chat_not_loaded_fetches_the_top_page() {
-        let mut store = Store::default();
+        let mut store = State::default();
         store.apply(ready(0));
         let mut elsewhere = message(5, 2, "x");
         elsewhere.chat_id = ChatId(7);
@@ -772,12 +947,12 @@ mod tests {
             seq: 1,
             message: message(6, 2, "y"),
         });
-        assert_eq!(known, Effects::default());
+        assert!(known.requests.is_empty());
     }
 
     #[test]
     fn history_pages_merge_in_order() {
-        let mut store = Store::default();
+        let mut store = State::default();
         store.apply(ready(0));
         let requests = store.select(ChatId(1)).requests;
         assert_eq!(requests.len(), 1);
@@ -806,7 +981,11 @@ mod tests {
                 has_more: false,
             },
         });
-        let ids: Vec<_> = store.messages[&ChatId(1)].iter().map(|m| m.id.0).collect();
+        let ids: Vec<_> = store.conversations[&ChatId(1)]
+            .messages
+            .iter()
+            .map(|m| m.id.0)
+            .collect();
         assert_eq!(ids, vec![2, 8, 9]);
         assert_eq!(store.load_older(ChatId(1)), Effects::default());
         assert!(
@@ -817,7 +996,7 @@ mod tests {
 
     #[test]
     fn a_refused_send_is_marked_and_not_resent() {
-        let mut store = Store::default();
+        let mut store = State::default();
         store.apply(ready(0));
         let request = store
             .send(ChatId(1), body("x"), "n".into())
@@ -827,7 +1006,10 @@ mod tests {
             id: Some(request.id),
             error: ApiError::new(ErrorCode::Forbidden, "Not a member."),
         });
-        assert_eq!(store.pending[0].failed.as_deref(), Some("Not a member."));
+        assert_eq!(
+            store.conversations[&ChatId(1)].pending[0].failed.as_deref(),
+            Some("Not a member.")
+        );
         assert_eq!(store.notice.as_deref(), Some("Not a member."));
         let resent = store
             .apply(ready(0))
@@ -840,10 +1022,10 @@ mod tests {
 
     #[test]
     fn resync_required_drops_loaded_state_and_reloads_the_open_chat() {
-        let mut store = Store::default();
+        let mut store = State::default();
         store.apply(ready(4));
         store.select(ChatId(1));
-        store.has_more.insert(ChatId(1), false);
+        store.conversations.get_mut(&ChatId(1)).unwrap().has_more = Some(false);
         store.apply(ServerEvent::MessageNew {
             pos: 5,
             seq: 1,
@@ -855,7 +1037,11 @@ mod tests {
         });
         assert_eq!(refused.next, Next::Reconnect);
         assert_eq!(store.position, None);
-        assert!(store.messages.is_empty() && store.chats.is_empty());
+        assert!(store.chats.is_empty());
+        assert!(
+            store.conversations[&ChatId(1)].messages.is_empty(),
+            "the open chat keeps an emptied entry"
+        );
         let requests = store.apply(ready(10)).requests;
         assert_eq!(store.position.as_ref().map(|p| p.pos), Some(10));
         assert_eq!(
@@ -871,7 +1057,7 @@ mod tests {
 
     #[test]
     fn a_skipped_seq_means_an_event_was_missed() {
-        let mut store = Store::default();
+        let mut store = State::default();
         store.apply(ready(4));
         let next = store.apply(ServerEvent::MessageNew {
             pos: 5,
@@ -889,7 +1075,7 @@ mod tests {
 
     #[test]
     fn pushes_during_a_sync_move_the_position_only_once_it_has_caught_up() {
-        let mut store = Store::default();
+        let mut store = State::default();
         store.apply(ready(4));
         let sync = store.apply(ready(20)).requests.remove(0);
         // A push runs ahead of the sync, with a seq the sync has yet to fill in: no gap is assumed.
@@ -931,13 +1117,17 @@ mod tests {
             },
         });
         assert_eq!(store.position.as_ref().map(|p| p.pos), Some(21));
-        let ids: Vec<_> = store.messages[&ChatId(1)].iter().map(|m| m.id.0).collect();
+        let ids: Vec<_> = store.conversations[&ChatId(1)]
+            .messages
+            .iter()
+            .map(|m| m.id.0)
+            .collect();
         assert_eq!(ids, vec![2, 9]);
     }
 
     #[test]
     fn contact_changes_apply_once_and_none_forgets() {
-        let mut store = Store::default();
+        let mut store = State::default();
         store.apply(ready(0));
         let contact = |relation| Contact {
             user: user(2, "bob"),
@@ -976,9 +1166,192 @@ mod tests {
         assert_eq!(missed.next, Next::Reconnect, "seq 4 was missed");
     }
 
+    /// Runs `step` and fails if it changed a part of the state it did not report: a view of that
+    /// part would stay stale.
+    fn checked(state: &mut State, step: impl FnOnce(&mut State) -> Effects) -> Effects {
+        let before = state.clone();
+        let effects = step(state);
+        let told = |change: Change| {
+            effects.changed.contains(&change) || effects.changed.contains(&Change::All)
+        };
+        let ids = |chats: &[Chat]| chats.iter().map(|chat| chat.id).collect::<Vec<_>>();
+        assert!(ids(&before.chats) == ids(&state.chats) || told(Change::ChatList));
+        for chat in &state.chats {
+            let old = before.chats.iter().find(|old| old.id == chat.id);
+            assert!(
+                old.is_none_or(|old| old == chat) || told(Change::Chat(chat.id)),
+                "{chat:?}"
+            );
+        }
+        let people = |people: &[Person]| people.iter().map(|p| p.user.id).collect::<Vec<_>>();
+        let people_moved = people(&before.people) != people(&state.people);
+        assert!(!people_moved || told(Change::PeopleList) || told(Change::People));
+        for person in &state.people {
+            let old = before
+                .people
+                .iter()
+                .find(|old| old.user.id == person.user.id);
+            assert!(
+                old.is_none_or(|old| old == person)
+                    || told(Change::Person(person.user.id))
+                    || told(Change::People)
+            );
+        }
+        assert!(before.contacts == state.contacts || told(Change::Contacts));
+        assert!(before.settings == state.settings || told(Change::Settings));
+        assert!(before.status == state.status || told(Change::Status));
+        assert!(before.waiting == state.waiting || told(Change::Waiting));
+        assert!(before.arrivals == state.arrivals || told(Change::Arrivals));
+        assert!(before.more_chats == state.more_chats || told(Change::MoreChats));
+        assert!(before.selected == state.selected || told(Change::Selected));
+        assert!(before.notice == state.notice || told(Change::Notice));
+        let keys = |state: &State| state.conversations.keys().copied().collect::<Vec<_>>();
+        assert!(keys(&before) == keys(state) || told(Change::Conversations));
+        for (id, now) in &state.conversations {
+            let old = before.conversations.get(id).cloned().unwrap_or_default();
+            assert!(old.messages == now.messages || told(Change::Messages(*id)));
+            assert!(old.pending == now.pending || told(Change::Pending(*id)));
+            assert!(old.has_more == now.has_more || told(Change::HasMore(*id)));
+        }
+        effects
+    }
+
+    #[test]
+    fn every_change_is_reported_for_the_views() {
+        let mut state = State::default();
+        let apply = |state: &mut State, event| checked(state, |s| s.apply(event));
+        apply(&mut state, ready(0));
+        let history = checked(&mut state, |s| s.select(ChatId(1)))
+            .requests
+            .remove(0);
+        apply(
+            &mut state,
+            ServerEvent::Reply {
+                id: history.id,
+                result: Reply::History {
+                    chat_id: ChatId(1),
+                    messages: vec![message(2, 2, "a")],
+                    has_more: false,
+                },
+            },
+        );
+        let sent = checked(&mut state, |s| s.send(ChatId(1), body("hi"), "n1".into()))
+            .requests
+            .remove(0);
+        apply(
+            &mut state,
+            ServerEvent::Reply {
+                id: sent.id,
+                result: Reply::Message {
+                    message: message(3, 1, "n1"),
+                },
+            },
+        );
+        let refused = checked(&mut state, |s| s.send(ChatId(1), body("no"), "n2".into()))
+            .requests
+            .remove(0);
+        apply(
+            &mut state,
+            ServerEvent::Error {
+                id: Some(refused.id),
+                error: ApiError::new(ErrorCode::Forbidden, "Not allowed."),
+            },
+        );
+        apply(
+            &mut state,
+            ServerEvent::MessageNew {
+                pos: 1,
+                seq: 1,
+                message: message(4, 2, "b"),
+            },
+        );
+        let mut newer = chat(2);
+        newer.active_at = 500;
+        apply(
+            &mut state,
+            ServerEvent::ChatNew {
+                pos: 2,
+                seq: 1,
+                chat: newer,
+            },
+        );
+        apply(
+            &mut state,
+            ServerEvent::ContactChanged {
+                pos: 3,
+                seq: 2,
+                contact: Contact {
+                    user: user(2, "bob"),
+                    relation: Relation::Friend,
+                    since: 1,
+                },
+            },
+        );
+        apply(
+            &mut state,
+            ServerEvent::SettingsChanged {
+                pos: 4,
+                seq: 3,
+                settings: Settings::default(),
+            },
+        );
+        apply(
+            &mut state,
+            ServerEvent::StatusChanged {
+                pos: 5,
+                seq: 4,
+                status: MyStatus {
+                    mode: crate::model::PresenceMode::Busy,
+                    text: Some("away".into()),
+                },
+            },
+        );
+        apply(
+            &mut state,
+            ServerEvent::WaitingChanged {
+                pos: 6,
+                seq: 5,
+                waiting: vec![user(2, "bob")],
+            },
+        );
+        apply(
+            &mut state,
+            ServerEvent::UserArrived {
+                pos: 7,
+                seq: 6,
+                user: user(2, "bob"),
+            },
+        );
+        for person in [user(2, "bob"), user(3, "cy")] {
+            apply(
+                &mut state,
+                ServerEvent::UserStatus {
+                    person: Person {
+                        user: person,
+                        presence: Some(online()),
+                    },
+                },
+            );
+        }
+        let more = checked(&mut state, |s| s.open_direct(UserId(3)))
+            .requests
+            .remove(0);
+        let mut opened = chat(3);
+        opened.members = vec![user(1, "ann"), user(3, "cy")];
+        apply(
+            &mut state,
+            ServerEvent::Reply {
+                id: more.id,
+                result: Reply::Chat { chat: opened },
+            },
+        );
+        assert_eq!(state.selected, Some(ChatId(3)));
+        assert_eq!(state.arrivals, vec![user(2, "bob")]);
+    }
+
     #[test]
     fn an_ended_session_logs_out() {
-        let mut store = Store::default();
+        let mut store = State::default();
         store.apply(ready(0));
         let ended = store.apply(ServerEvent::Error {
             id: None,
@@ -987,15 +1360,15 @@ mod tests {
         assert_eq!(
             ended,
             Effects {
-                requests: vec![],
-                next: Next::LogOut
+                next: Next::LogOut,
+                ..Effects::default()
             }
         );
     }
 
     #[test]
     fn an_arrival_replayed_after_a_reconnect_is_told_once() {
-        let mut store = Store::default();
+        let mut store = State::default();
         store.apply(ready(4));
         let arrived = |pos| ServerEvent::UserArrived {
             pos,
@@ -1020,7 +1393,7 @@ mod tests {
 
     #[test]
     fn presence_updates_add_and_replace_people() {
-        let mut store = Store::default();
+        let mut store = State::default();
         store.apply(ready(0));
         store.apply(ServerEvent::UserStatus {
             person: Person {
