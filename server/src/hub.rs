@@ -139,6 +139,11 @@ impl Hub {
         self.lock().users.keys().copied().collect()
     }
 
+    /// Whether `user` has a live connection here.
+    pub fn is_connected(&self, user: UserId) -> bool {
+        self.lock().users.contains_key(&user)
+    }
+
     /// The newest log position delivered.
     pub fn delivered(&self) -> Pos {
         self.lock().delivered

@@ -38,7 +38,14 @@ pub struct Presence {
     lease: Duration,
     /// The newest version applied per user, since announcements may arrive out of order.
     applied: Mutex<HashMap<UserId, i64>>,
+    /// One user's presence writes on this node take turns (users share a turn by their id), and
+    /// each stores what the hub holds when it runs: a connect and a disconnect whose writes cross
+    /// then still leave the last write, and the database, with the truth.
+    turns: Vec<tokio::sync::Mutex<()>>,
 }
+
+/// How many turns users share; any two users rarely wait for each other.
+const TURNS: usize = 64;
 
 /// Who is to hear what of someone's presence: sent between nodes, and pushed as `user:status`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -67,6 +74,7 @@ impl Presence {
             relay,
             lease,
             applied: Mutex::new(HashMap::new()),
+            turns: (0..TURNS).map(|_| tokio::sync::Mutex::new(())).collect(),
         });
         presence.renew().await?;
         let keeper = presence.clone();
@@ -115,17 +123,19 @@ impl Presence {
             .into_iter()
             .collect();
         let here: HashSet<UserId> = self.hub.online_users().into_iter().collect();
-        for user in here.difference(&stored) {
-            self.changed_here(*user, true).await;
-        }
-        for user in stored.difference(&here) {
-            self.changed_here(*user, false).await;
+        for user in here.symmetric_difference(&stored) {
+            self.changed_here(*user).await;
         }
         Ok(())
     }
 
-    /// `user`'s first connection to this node opened (`connected`), or their last one here closed.
-    pub async fn changed_here(&self, user: UserId, connected: bool) {
+    /// `user`'s first connection to this node opened, or their last one here closed: stores
+    /// whether this node holds them now.
+    pub async fn changed_here(&self, user: UserId) {
+        let _turn = self.turns[user.0.unsigned_abs() as usize % TURNS]
+            .lock()
+            .await;
+        let connected = self.hub.is_connected(user);
         let now = crate::now_ms();
         match self.db.set_presence(user, &self.node, connected, now).await {
             Ok(Some(change)) => self.announce(change).await,
@@ -333,6 +343,48 @@ impl Presence {
     pub async fn leave(&self) {
         if let Err(error) = self.db.remove_node(&self.node).await {
             tracing::warn!(%error, "cannot remove this node's presence");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::LiveState;
+
+    /// Connections that open and close while their presence writes are still under way leave the
+    /// database agreeing with the hub, whatever order the writes run in.
+    #[tokio::test]
+    async fn crossing_presence_writes_store_what_the_hub_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&format!("sqlite://{}/t.db", dir.path().display()))
+            .await
+            .unwrap();
+        let state = LiveState::start(db, Cluster::default(), Duration::from_secs(15))
+            .await
+            .unwrap();
+        let user = state.db.create_user("ann", "hash", 0).await.unwrap().id;
+        for round in 0..20 {
+            let first = state.hub.register(user, 1);
+            let connected = tokio::spawn({
+                let presence = state.presence.clone();
+                async move { presence.changed_here(user).await }
+            });
+            state.hub.unregister(user, first.id);
+            let left = tokio::spawn({
+                let presence = state.presence.clone();
+                async move { presence.changed_here(user).await }
+            });
+            let second = state.hub.register(user, 2);
+            state.presence.changed_here(user).await;
+            connected.await.unwrap();
+            left.await.unwrap();
+            let stored = state.db.users_on_node(&state.presence.node).await.unwrap();
+            assert_eq!(stored, vec![user], "round {round}: connected, so stored");
+            state.hub.unregister(user, second.id);
+            state.presence.changed_here(user).await;
+            let stored = state.db.users_on_node(&state.presence.node).await.unwrap();
+            assert!(stored.is_empty(), "round {round}: gone, so not stored");
         }
     }
 }

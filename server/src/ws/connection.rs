@@ -62,7 +62,7 @@ where
     let mut registration = state.hub.register(user.id, session.id);
     tracing::debug!(connection = registration.id, "connected");
     if registration.came_online {
-        state.presence.changed_here(user.id, true).await;
+        state.presence.changed_here(user.id).await;
     }
 
     let reason = match ready(&state, &session, registration.from).await {
@@ -94,7 +94,7 @@ where
         close(&mut socket, reason.code, reason.reason).await;
     }
     if state.hub.unregister(user.id, registration.id) {
-        state.presence.changed_here(user.id, false).await;
+        state.presence.changed_here(user.id).await;
     }
     tracing::debug!(connection = registration.id, "disconnected");
 }
