@@ -20,7 +20,7 @@ export async function authenticate(page: Page, path: "/signup" | "/login", usern
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: path === "/signup" ? "Sign up" : "Log in" }).click();
   await expect(page).toHaveURL(/\/$/);
-  await expect(page.getByRole("status")).toHaveText("Connected");
+  await expect(page.locator(".connection")).toHaveText("Connected");
 }
 
 /** A fresh browser context (its own cookies) signed up as a new person. */
@@ -30,4 +30,18 @@ export async function newPerson(browser: Browser, prefix: string): Promise<{ pag
   const name = uniqueName(prefix);
   await authenticate(page, "/signup", name);
   return { page, name };
+}
+
+/** Shows the People list in the sidebar. */
+export async function openPeople(page: Page) {
+  await page.getByRole("button", { name: /^People/ }).click();
+}
+
+/** Finds `name` in the directory and opens the direct chat with them. */
+export async function messagePerson(page: Page, name: string) {
+  await openPeople(page);
+  await page.getByLabel("Find people by name").fill(name);
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.getByRole("button", { name: `Message ${name}` }).click();
+  await expect(page.getByRole("heading", { name })).toBeVisible();
 }

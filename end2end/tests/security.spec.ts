@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { authenticate, newPerson, uniqueName } from "./helpers";
+import { authenticate, messagePerson, newPerson, uniqueName } from "./helpers";
 
 test("the chat page works under its Content-Security-Policy", async ({ browser }) => {
   const context = await browser.newContext();
@@ -21,7 +21,7 @@ test("the chat page works under its Content-Security-Policy", async ({ browser }
   const name = uniqueName("csp");
   await authenticate(page, "/signup", name);
   // Chat: hydration, the socket and live updates all run under the policy.
-  await page.getByRole("button", { name: `Chat with ${ann.name}` }).click();
+  await messagePerson(page, ann.name);
   const composer = page.getByRole("textbox", { name: "Message" });
   await composer.fill("\u202Eevil reversed text");
   await composer.press("Enter");

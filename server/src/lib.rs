@@ -1,5 +1,8 @@
 //! Natter's server. `main.rs` only parses the [`config::Config`] and runs the [`startup::Application`].
 
+// Rendering the app's pages nests its view types deeply (each keyed list and component adds a layer).
+#![recursion_limit = "256"]
+
 pub mod auth;
 pub mod client_address;
 pub mod cluster;

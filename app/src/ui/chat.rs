@@ -1,9 +1,10 @@
 //! The chat page: people and chats on the side, the open conversation beside them.
 
 use super::api;
+use super::people::{notify_arrival, requests_waiting, PeoplePanel};
 use super::socket::ChatClient;
 use super::state::{chat_title, ConversationStoreFields, Pending, StateStoreFields};
-use crate::model::{Chat, ChatId, Message, MessageBody, Person, Status, UserId};
+use crate::model::{limits, Chat, ChatId, Message, MessageBody, PresenceMode, UserId};
 use crate::protocol::Refusal;
 use leptos::{ev::SubmitEvent, prelude::*};
 use reactive_stores::Field;
@@ -20,6 +21,14 @@ pub fn ChatPage() -> impl IntoView {
             .me()
             .with(|me| me.as_ref().map(|me| me.username.clone()))
     };
+    // On a narrow screen the lists and the open conversation are views of their own.
+    let view_shown = move || {
+        if store.selected().with(Option::is_some) {
+            "conversation"
+        } else {
+            "lists"
+        }
+    };
 
     let log_out = move |_| {
         leptos::task::spawn_local(async move {
@@ -32,17 +41,126 @@ pub fn ChatPage() -> impl IntoView {
     };
 
     view! {
-        <div class="app">
+        <div class="app" data-view=view_shown>
             <aside class="sidebar" aria-label="Sidebar">
                 <header class="me">
                     <bdi class="username">{me}</bdi>
                     <button type="button" on:click=log_out>"Log out"</button>
                 </header>
+                <StatusPicker/>
                 <ConnectionStatus/>
-                <ChatList/>
-                <PeopleList/>
+                <Lists/>
             </aside>
             <ChatView/>
+            <Arrivals/>
+        </div>
+    }
+}
+
+/// Chats and People, one at a time.
+#[component]
+fn Lists() -> impl IntoView {
+    let client = expect_context::<ChatClient>();
+    let people_shown = RwSignal::new(false);
+    let waiting = requests_waiting(client);
+    view! {
+        <div class="tabs" role="group" aria-label="Lists">
+            <button type="button" aria-pressed=move || (!people_shown.get()).to_string()
+                on:click=move |_| people_shown.set(false)>"Chats"</button>
+            <button type="button" aria-pressed=move || people_shown.get().to_string()
+                on:click=move |_| people_shown.set(true)>
+                "People"
+                <Show when=move || { waiting() > 0 }>
+                    <span class="badge">
+                        {move || waiting()}
+                        <span class="visually-hidden">" friend requests"</span>
+                    </span>
+                </Show>
+            </button>
+        </div>
+        <Show when=move || people_shown.get() fallback=|| view! { <ChatList/> }>
+            <PeoplePanel/>
+        </Show>
+    }
+}
+
+/// My presence mode and custom status text.
+#[component]
+fn StatusPicker() -> impl IntoView {
+    let client = expect_context::<ChatClient>();
+    let store = client.store;
+    let mode = RwSignal::new(PresenceMode::Online);
+    let text = RwSignal::new(String::new());
+    // What the server holds (from `ready`, or another device) fills the form.
+    Effect::new(move || {
+        let status = store.status().get();
+        mode.set(status.mode);
+        text.set(status.text.unwrap_or_default());
+    });
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        client.update(|s| s.set_status(mode.get_untracked(), text.get_untracked()));
+    };
+    let modes = [
+        (PresenceMode::Online, "online", "Online"),
+        (PresenceMode::Away, "away", "Away"),
+        (PresenceMode::Busy, "busy", "Busy"),
+        (
+            PresenceMode::Invisible,
+            "invisible",
+            "Invisible (appear offline)",
+        ),
+    ];
+    view! {
+        <form class="status-picker" on:submit=on_submit>
+            <select aria-label="Presence"
+                on:change=move |ev| {
+                    let chosen = event_target_value(&ev);
+                    if let Some((picked, _, _)) = modes.iter().find(|(_, value, _)| *value == chosen) {
+                        mode.set(*picked);
+                    }
+                }>
+                {modes.map(|(value, name, label)| view! {
+                    <option value=name selected=move || mode.get() == value>{label}</option>
+                })}
+            </select>
+            <input type="text" aria-label="Status text" placeholder="What are you up to?"
+                maxlength=limits::STATUS_TEXT_MAX_CHARS.to_string() bind:value=text/>
+            <button type="submit">"Set status"</button>
+        </form>
+    }
+}
+
+/// News that someone I waited for came online: a toast, and a browser notification if allowed.
+#[component]
+fn Arrivals() -> impl IntoView {
+    let client = expect_context::<ChatClient>();
+    let store = client.store;
+    let told = StoredValue::new(std::collections::HashSet::<UserId>::new());
+    Effect::new(move || {
+        store.arrivals().with(|arrivals| {
+            for user in arrivals {
+                let new = told
+                    .try_update_value(|told| told.insert(user.id))
+                    .unwrap_or(false);
+                if new {
+                    notify_arrival(&user.username);
+                }
+            }
+        });
+    });
+    view! {
+        <div class="toasts" role="status" aria-live="polite">
+            <For each=move || store.arrivals().get() key=|user| user.id let:user>
+                <p class="toast">
+                    <bdi>{user.username.clone()}</bdi>" is online"
+                    <button type="button" aria-label=format!("Dismiss: {} is online", user.username)
+                        on:click=move |_| {
+                            told.update_value(|told| { told.remove(&user.id); });
+                            client.update(|s| s.dismiss_arrival(user.id));
+                        }>"✕"</button>
+                </p>
+            </For>
         </div>
     }
 }
@@ -55,47 +173,6 @@ fn ConnectionStatus() -> impl IntoView {
         <p class="connection" role="status" data-state=move || format!("{:?}", state()).to_lowercase()>
             {move || state().label()}
         </p>
-    }
-}
-
-#[component]
-fn PeopleList() -> impl IntoView {
-    let store = expect_context::<ChatClient>().store;
-    view! {
-        <section aria-labelledby="people-heading">
-            <h2 id="people-heading">"People"</h2>
-            <ul class="people">
-                <For each=move || store.people() key=|person| person.key() let:person>
-                    <PersonRow person/>
-                </For>
-            </ul>
-        </section>
-    }
-}
-
-/// One person; re-renders only when their presence changes.
-#[component]
-fn PersonRow(#[prop(into)] person: Field<Person>) -> impl IntoView {
-    let client = expect_context::<ChatClient>();
-    let (id, name) = person.with_untracked(|p| (p.user.id, p.user.username.clone()));
-    let status = move || {
-        person
-            .try_with(|p| p.presence.as_ref().map(|presence| presence.status))
-            .flatten()
-    };
-    view! {
-        <li>
-            <button
-                type="button"
-                aria-label=format!("Chat with {name}")
-                on:click=move |_| { client.update(|s| s.open_direct(id)); }
-            >
-                <span class="presence"
-                    class:online=move || status().is_some_and(|status| status != Status::Offline)
-                    title=move || status().map_or("presence hidden", status_label)></span>
-                <bdi>{name.clone()}</bdi>
-            </button>
-        </li>
     }
 }
 
@@ -172,7 +249,7 @@ fn ChatView() -> impl IntoView {
     view! {
         <main class="chat">
             {move || match selected.get() {
-                None => view! { <p class="empty">"Pick someone from People to start chatting."</p> }.into_any(),
+                None => view! { <p class="empty">"Pick a chat, or find someone under People."</p> }.into_any(),
                 Some(chat_id) => view! { <Conversation chat_id/> }.into_any(),
             }}
             <p class="notice" role="alert">{move || store.notice().get()}</p>
@@ -237,7 +314,11 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
 
     view! {
         <section class="conversation" aria-label=move || format!("Conversation with {}", title())>
-            <h2><bdi>{title}</bdi></h2>
+            <header class="conversation-head">
+                <button type="button" class="back" aria-label="Back to the lists"
+                    on:click=move |_| { client.update(|s| s.deselect()); }>"←"</button>
+                <h2><bdi>{title}</bdi></h2>
+            </header>
             <Show when=has_more>
                 <button type="button" class="older"
                     on:click=move |_| { client.update(|s| s.load_older(chat_id)); }>
@@ -293,12 +374,20 @@ fn PendingRow(#[prop(into)] pending: Field<Pending>) -> impl IntoView {
     }
 }
 
-fn status_label(status: Status) -> &'static str {
-    match status {
-        Status::Online => "online",
-        Status::Away => "away",
-        Status::Busy => "busy",
-        Status::Offline => "offline",
+/// When someone was last seen, in the reader's own time zone: the time today, else the date too.
+pub fn seen_at(at: i64) -> String {
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(at as f64));
+    let today = js_sys::Date::new_0();
+    let same_day = date.to_date_string() == today.to_date_string();
+    if same_day {
+        format!("at {}", clock_time(at))
+    } else {
+        format!(
+            "on {}-{:02}-{:02}",
+            date.get_full_year(),
+            date.get_month() + 1,
+            date.get_date()
+        )
     }
 }
 

@@ -2,7 +2,9 @@
 //! reports what it touched, and [`wake`] fires exactly the triggers of those parts. A view of one chat
 //! row re-runs when that chat changes, a message list when messages arrive, and nothing else does.
 
-use super::state::{Change, ConversationStoreFields, State, StateStoreFields};
+use super::state::{
+    Change, ConversationStoreFields, DirectoryStoreFields, State, StateStoreFields,
+};
 use crate::model::ChatId;
 use leptos::prelude::*;
 use reactive_stores::{Store, StoreField};
@@ -17,6 +19,7 @@ pub fn wake(store: Store<State>, changed: &BTreeSet<Change>) {
         store.contacts().update_keys();
         store.chats().update_keys();
         store.conversations().update_keys();
+        store.directory().found().update_keys();
         let ids: Vec<ChatId> =
             store.with_untracked(|state| state.conversations.keys().copied().collect());
         for id in ids {
@@ -33,6 +36,7 @@ pub fn wake(store: Store<State>, changed: &BTreeSet<Change>) {
             Contacts => store.contacts().update_keys(),
             ChatList => store.chats().update_keys(),
             Conversations => store.conversations().update_keys(),
+            Directory => store.directory().found().update_keys(),
             _ => {}
         }
     }
@@ -63,6 +67,8 @@ pub fn wake(store: Store<State>, changed: &BTreeSet<Change>) {
             HasMore(id) => written(conversation(id).has_more()),
             Selected => written(store.selected()),
             Notice => written(store.notice()),
+            Directory => written(store.directory()),
+            FriendFormError => written(store.friend_form_error()),
         }
     }
 }

@@ -6,8 +6,8 @@
 //! state in a `reactive_stores::Store` and wakes only the views of what changed (`socket::wake`).
 
 use crate::model::{
-    Chat, ChatId, Contact, Message, MessageBody, MessageId, MyStatus, Person, Pos, Relation, Seq,
-    Settings, User, UserId,
+    Chat, ChatId, Contact, DirectoryEntry, Message, MessageBody, MessageId, MyStatus, Person, Pos,
+    PresenceMode, Relation, Seq, Settings, User, UserId,
 };
 use crate::protocol::{ApiError, ClientEvent, ErrorCode, Reply, Request, RequestId, ServerEvent};
 use reactive_stores::Store;
@@ -40,6 +40,31 @@ pub struct Conversation {
     pub pending: Vec<Pending>,
     /// Whether older history exists beyond what is loaded; `None` until the first page.
     pub has_more: Option<bool>,
+}
+
+/// The directory as last searched.
+#[derive(Clone, Debug, Default, PartialEq, Store)]
+pub struct Directory {
+    /// What was searched for; empty when nothing is.
+    pub query: String,
+    #[store(key: UserId = |entry| entry.user.id)]
+    pub found: Vec<DirectoryEntry>,
+    /// More people follow the ones found.
+    pub has_more: bool,
+}
+
+/// Something one person can do about another, from a button next to their name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PersonAction {
+    Befriend,
+    CancelRequest,
+    Accept,
+    Reject,
+    Unfriend,
+    Block,
+    Unblock,
+    Wait,
+    StopWaiting,
 }
 
 /// What a change asks of the connection, and what it changed.
@@ -86,6 +111,8 @@ pub enum Change {
     HasMore(ChatId),
     Selected,
     Notice,
+    Directory,
+    FriendFormError,
 }
 
 #[derive(Clone, Debug, Default, Store)]
@@ -115,6 +142,15 @@ pub struct State {
     pub selected: Option<ChatId>,
     /// The last error worth showing, if any.
     pub notice: Option<String>,
+    pub directory: Directory,
+    /// Why the last "add a friend" request was refused, shown beside its form.
+    pub friend_form_error: Option<String>,
+    /// The search whose answer the directory waits for; older answers are dropped.
+    #[store(skip)]
+    search_request: Option<RequestId>,
+    /// The "add a friend" request in flight, whose refusal goes beside its form.
+    #[store(skip)]
+    friend_form_request: Option<RequestId>,
     /// How far into the server's log this picture is complete; `None` until the first `ready`.
     #[store(skip)]
     pub position: Option<LogPosition>,
@@ -268,15 +304,10 @@ impl State {
                 if let Some(chat_id) = self.selected {
                     requests.extend(self.load_history_if_missing(chat_id));
                 }
-                // People to start chats with; `ready` holds only the people known.
-                requests.push(self.request(ClientEvent::UsersList {
-                    after: None,
-                    limit: Some(crate::model::limits::DIRECTORY_PAGE_MAX),
-                }));
             }
             ServerEvent::Reply { id, result } => {
                 self.sends.remove(&id);
-                requests.extend(self.apply_reply(result));
+                requests.extend(self.apply_reply(id, result));
             }
             ServerEvent::Error { id, error } => requests.extend(self.apply_error(id, error)),
             ServerEvent::MessageNew { seq, message, .. } => {
@@ -343,16 +374,21 @@ impl State {
         requests
     }
 
-    fn apply_reply(&mut self, reply: Reply) -> Vec<Request> {
+    fn apply_reply(&mut self, id: RequestId, reply: Reply) -> Vec<Request> {
         match reply {
-            Reply::People { people, .. } => {
-                let mut known = std::mem::take(&mut self.people);
-                known.retain(|person| people.iter().all(|entry| entry.user.id != person.user.id));
-                known.extend(people.into_iter().map(|entry| Person {
-                    user: entry.user,
-                    presence: entry.presence,
-                }));
-                self.set_people(known);
+            Reply::People { people, has_more } => {
+                // Only the newest search counts: an answer to an older query is dropped.
+                if self.search_request == Some(id) {
+                    self.search_request = None;
+                    let found = &mut self.directory.found;
+                    for entry in people {
+                        if found.iter().all(|known| known.user.id != entry.user.id) {
+                            found.push(entry);
+                        }
+                    }
+                    self.directory.has_more = has_more;
+                    self.touched(Change::Directory);
+                }
             }
             Reply::Chat { chat } => {
                 let id = chat.id;
@@ -366,7 +402,13 @@ impl State {
                 self.set_more_chats(has_more);
             }
             Reply::Message { message } => self.add_message(message),
-            Reply::Contact { contact } => self.set_contact(contact),
+            Reply::Contact { contact } => {
+                if self.friend_form_request == Some(id) {
+                    self.friend_form_request = None;
+                    self.set_friend_form_error(None);
+                }
+                self.set_contact(contact);
+            }
             Reply::Contacts { contacts } => self.set_contacts(contacts),
             Reply::Settings { settings } => {
                 self.settings = settings;
@@ -432,6 +474,14 @@ impl State {
                 return Vec::new();
             }
             _ => {}
+        }
+        if id.is_some() && id == self.friend_form_request {
+            self.friend_form_request = None;
+            self.set_friend_form_error(Some(error.message));
+            return Vec::new();
+        }
+        if id.is_some() && id == self.search_request {
+            self.search_request = None;
         }
         if let Some((chat_id, nonce)) = id.and_then(|id| self.sends.remove(&id)) {
             let pending = self
@@ -578,6 +628,102 @@ impl State {
         self.effects(vec![request])
     }
 
+    /// Searches the directory for people whose name starts with `query`; a blank query clears it.
+    pub fn search(&mut self, query: &str) -> Effects {
+        let query = query.trim().to_string();
+        self.directory = Directory {
+            query: query.clone(),
+            ..Directory::default()
+        };
+        self.touched(Change::Directory);
+        self.search_request = None;
+        if query.is_empty() {
+            return self.effects(Vec::new());
+        }
+        self.search_page(None)
+    }
+
+    /// The next page of the directory's answer, if there is one.
+    pub fn search_more(&mut self) -> Effects {
+        if !self.directory.has_more || self.search_request.is_some() {
+            return Effects::default();
+        }
+        let after = self
+            .directory
+            .found
+            .last()
+            .map(|entry| entry.user.username.clone());
+        self.search_page(after)
+    }
+
+    fn search_page(&mut self, after: Option<String>) -> Effects {
+        let request = self.request(ClientEvent::UsersSearch {
+            query: self.directory.query.clone(),
+            after,
+            limit: None,
+        });
+        self.search_request = Some(request.id);
+        self.effects(vec![request])
+    }
+
+    /// Asks someone, by name, to be friends; a refusal is shown beside the form.
+    pub fn add_friend(&mut self, username: &str) -> Effects {
+        let request = self.request(ClientEvent::FriendRequest {
+            user_id: None,
+            username: Some(username.trim().to_string()),
+        });
+        self.friend_form_request = Some(request.id);
+        self.set_friend_form_error(None);
+        self.effects(vec![request])
+    }
+
+    fn set_friend_form_error(&mut self, error: Option<String>) {
+        if self.friend_form_error != error {
+            self.friend_form_error = error;
+            self.touched(Change::FriendFormError);
+        }
+    }
+
+    /// Does `action` about `user`.
+    pub fn act(&mut self, action: PersonAction, user_id: UserId) -> Effects {
+        let event = match action {
+            PersonAction::Befriend => ClientEvent::FriendRequest {
+                user_id: Some(user_id),
+                username: None,
+            },
+            PersonAction::CancelRequest => ClientEvent::FriendCancel { user_id },
+            PersonAction::Accept => ClientEvent::FriendAccept { user_id },
+            PersonAction::Reject => ClientEvent::FriendReject { user_id },
+            PersonAction::Unfriend => ClientEvent::FriendRemove { user_id },
+            PersonAction::Block => ClientEvent::UserBlock { user_id },
+            PersonAction::Unblock => ClientEvent::UserUnblock { user_id },
+            PersonAction::Wait => ClientEvent::UserWait { user_id },
+            PersonAction::StopWaiting => ClientEvent::UserStopWaiting { user_id },
+        };
+        let request = self.request(event);
+        self.effects(vec![request])
+    }
+
+    /// Sets my presence mode and status text.
+    pub fn set_status(&mut self, mode: PresenceMode, text: String) -> Effects {
+        let request = self.request(ClientEvent::StatusSet { mode, text });
+        self.effects(vec![request])
+    }
+
+    /// Forgets the news that `user` came online, once shown.
+    pub fn dismiss_arrival(&mut self, user: UserId) -> Effects {
+        self.arrivals.retain(|arrived| arrived.id != user);
+        self.touched(Change::Arrivals);
+        self.effects(Vec::new())
+    }
+
+    /// Goes back from a conversation to the lists (on narrow screens, a view of their own).
+    pub fn deselect(&mut self) -> Effects {
+        self.selected = None;
+        self.touched(Change::Selected);
+        self.effects(Vec::new())
+    }
+
     /// Takes in the `seq` of one of my own events; false if it is one applied already. A skipped
     /// `seq` means one was missed.
     fn user_event(&mut self, seq: Seq) -> bool {
@@ -603,6 +749,15 @@ impl State {
     }
 
     fn set_contact(&mut self, contact: Contact) {
+        let listed = self
+            .directory
+            .found
+            .iter_mut()
+            .find(|entry| entry.user.id == contact.user.id);
+        if let Some(entry) = listed.filter(|entry| entry.relation != contact.relation) {
+            entry.relation = contact.relation;
+            self.touched(Change::Directory);
+        }
         if contact.relation == Relation::None {
             self.contacts.remove(&contact.user.id);
         } else {
@@ -801,14 +956,7 @@ mod tests {
     #[test]
     fn first_ready_sets_the_position_and_hides_me_from_people() {
         let mut store = State::default();
-        let requests = store.apply(ready(5)).requests;
-        assert_eq!(
-            requests.into_iter().map(|r| r.event).collect::<Vec<_>>(),
-            vec![ClientEvent::UsersList {
-                after: None,
-                limit: Some(50)
-            }]
-        );
+        assert!(store.apply(ready(5)).requests.is_empty());
         assert_eq!(store.position.as_ref().map(|p| p.pos), Some(5));
         assert_eq!(store.people.len(), 1);
         assert_eq!(store.people[0].user.username, "bob");
@@ -1044,11 +1192,7 @@ mod tests {
         );
         let requests = store.apply(ready(10)).requests;
         assert_eq!(store.position.as_ref().map(|p| p.pos), Some(10));
-        assert_eq!(
-            requests.len(),
-            2,
-            "history and people, but no sync from a dropped position"
-        );
+        assert_eq!(requests.len(), 1, "no sync from a dropped position");
         assert!(matches!(
             requests[0].event,
             ClientEvent::MessageHistory { before: None, .. }

@@ -1,0 +1,382 @@
+//! The people panel: friend requests, friends (online first), adding a friend by name, and the
+//! directory; and what one can do about a person from any of them.
+
+use super::socket::ChatClient;
+use super::state::{DirectoryStoreFields, PersonAction, StateStoreFields};
+use crate::model::{DirectoryEntry, Presence, Relation, Status, User, UserId};
+use leptos::{ev::SubmitEvent, prelude::*};
+use reactive_stores::Field;
+
+#[component]
+pub fn PeoplePanel() -> impl IntoView {
+    view! {
+        <section class="people-panel" aria-labelledby="people-heading">
+            <h2 id="people-heading">"People"</h2>
+            <Requests/>
+            <Friends/>
+            <AddFriend/>
+            <FindPeople/>
+        </section>
+    }
+}
+
+/// How many friend requests wait for my answer: the badge on the People tab.
+pub fn requests_waiting(client: ChatClient) -> impl Fn() -> usize + Copy {
+    move || {
+        client.store.contacts().with(|contacts| {
+            contacts
+                .values()
+                .filter(|contact| contact.relation == Relation::RequestReceived)
+                .count()
+        })
+    }
+}
+
+/// The people I have `relation` with, by name.
+fn with_relation(client: ChatClient, relation: Relation) -> Memo<Vec<User>> {
+    Memo::new(move |_| {
+        let mut users: Vec<User> = client.store.contacts().with(|contacts| {
+            contacts
+                .values()
+                .filter(|contact| contact.relation == relation)
+                .map(|contact| contact.user.clone())
+                .collect()
+        });
+        users.sort_by_key(|user| user.username.to_lowercase());
+        users
+    })
+}
+
+#[component]
+fn Requests() -> impl IntoView {
+    let client = expect_context::<ChatClient>();
+    let incoming = with_relation(client, Relation::RequestReceived);
+    let outgoing = with_relation(client, Relation::RequestSent);
+    let any = move || !incoming.with(Vec::is_empty) || !outgoing.with(Vec::is_empty);
+    view! {
+        <Show when=any>
+            <h3>"Friend requests"</h3>
+            <ul class="people">
+                <For each=move || incoming.get() key=|user| user.id let:user>
+                    <li class="person">
+                        <bdi class="name">{user.username.clone()}</bdi>
+                        <span class="detail">"wants to be your friend"</span>
+                        <span class="actions">
+                            <ActionButton user=user.clone() action=PersonAction::Accept/>
+                            <ActionButton user=user.clone() action=PersonAction::Reject/>
+                        </span>
+                    </li>
+                </For>
+                <For each=move || outgoing.get() key=|user| user.id let:user>
+                    <li class="person">
+                        <bdi class="name">{user.username.clone()}</bdi>
+                        <span class="detail">"request sent"</span>
+                        <span class="actions">
+                            <ActionButton user=user.clone() action=PersonAction::CancelRequest/>
+                        </span>
+                    </li>
+                </For>
+            </ul>
+        </Show>
+    }
+}
+
+/// `user`'s presence as I may see it, from the people I know.
+fn presence_of(client: ChatClient, user: UserId) -> Option<Presence> {
+    client
+        .store
+        .people()
+        .with(|people| {
+            people
+                .iter()
+                .find(|person| person.user.id == user)
+                .map(|person| person.presence.clone())
+        })
+        .flatten()
+}
+
+fn is_online(presence: &Option<Presence>) -> bool {
+    presence
+        .as_ref()
+        .is_some_and(|presence| presence.status != Status::Offline)
+}
+
+#[component]
+fn Friends() -> impl IntoView {
+    let client = expect_context::<ChatClient>();
+    let friends = with_relation(client, Relation::Friend);
+    // Online friends first; the rows themselves follow their own presence.
+    let ordered = Memo::new(move |_| {
+        let mut friends = friends.get();
+        friends.sort_by_key(|friend| !is_online(&presence_of(client, friend.id)));
+        friends
+    });
+    view! {
+        <h3>"Friends"</h3>
+        <Show
+            when=move || !ordered.with(Vec::is_empty)
+            fallback=|| view! { <p class="empty">"No friends yet: add one by name below."</p> }
+        >
+            <ul class="people">
+                <For each=move || ordered.get() key=|user| user.id let:user>
+                    <FriendRow user/>
+                </For>
+            </ul>
+        </Show>
+    }
+}
+
+#[component]
+fn FriendRow(user: User) -> impl IntoView {
+    let client = expect_context::<ChatClient>();
+    let id = user.id;
+    let presence = Memo::new(move |_| presence_of(client, id));
+    view! {
+        <li class="person">
+            <PresenceDot presence/>
+            <bdi class="name">{user.username.clone()}</bdi>
+            <PresenceText presence/>
+            <span class="actions">
+                <MessageButton user=user.clone()/>
+                <WaitButton user=user.clone() presence/>
+                <ActionButton user=user.clone() action=PersonAction::Unfriend/>
+                <ActionButton user=user.clone() action=PersonAction::Block/>
+            </span>
+        </li>
+    }
+}
+
+#[component]
+fn AddFriend() -> impl IntoView {
+    let client = expect_context::<ChatClient>();
+    let name = RwSignal::new(String::new());
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let typed = name.get_untracked();
+        if typed.trim().is_empty() {
+            return;
+        }
+        name.set(String::new());
+        client.update(|s| s.add_friend(&typed));
+    };
+    view! {
+        <form class="inline-form" on:submit=on_submit>
+            <label for="add-friend">"Add a friend by username"</label>
+            <div class="row">
+                <input id="add-friend" type="text" autocomplete="off" bind:value=name/>
+                <button type="submit">"Send request"</button>
+            </div>
+            <p class="error" role="alert">{move || client.store.friend_form_error().get()}</p>
+        </form>
+    }
+}
+
+#[component]
+fn FindPeople() -> impl IntoView {
+    let client = expect_context::<ChatClient>();
+    let store = client.store;
+    let query = RwSignal::new(String::new());
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        client.update(|s| s.search(&query.get_untracked()));
+    };
+    let searched = move || !store.directory().query().with(String::is_empty);
+    let nobody = move || searched() && store.directory().found().with(Vec::is_empty);
+    view! {
+        <form class="inline-form" role="search" on:submit=on_submit>
+            <label for="find-people">"Find people by name"</label>
+            <div class="row">
+                <input id="find-people" type="search" autocomplete="off" bind:value=query/>
+                <button type="submit">"Search"</button>
+            </div>
+        </form>
+        <Show when=searched>
+            <ul class="people" aria-label="People found">
+                <For each=move || store.directory().found() key=|entry| entry.key() let:entry>
+                    <FoundRow entry/>
+                </For>
+            </ul>
+        </Show>
+        <Show when=nobody>
+            <p class="empty">"No one by that name."</p>
+        </Show>
+        <Show when=move || store.directory().has_more().get()>
+            <button type="button" class="older"
+                on:click=move |_| { client.update(|s| s.search_more()); }>
+                "More people"
+            </button>
+        </Show>
+    }
+}
+
+/// A person the directory found, with what I can do about them.
+#[component]
+fn FoundRow(#[prop(into)] entry: Field<DirectoryEntry>) -> impl IntoView {
+    let user = entry.with_untracked(|entry| entry.user.clone());
+    let relation = move || entry.try_with(|entry| entry.relation).unwrap_or_default();
+    let presence = Memo::new(move |_| entry.try_with(|entry| entry.presence.clone()).flatten());
+    let actions = {
+        let user = user.clone();
+        move || {
+            let user = user.clone();
+            let main = match relation() {
+                Relation::None => Some(PersonAction::Befriend),
+                Relation::RequestSent => Some(PersonAction::CancelRequest),
+                Relation::RequestReceived => Some(PersonAction::Accept),
+                Relation::Friend => Some(PersonAction::Unfriend),
+                Relation::Blocked => None,
+            };
+            let block = if relation() == Relation::Blocked {
+                PersonAction::Unblock
+            } else {
+                PersonAction::Block
+            };
+            view! {
+                <MessageButton user=user.clone()/>
+                <WaitButton user=user.clone() presence/>
+                {main.map(|action| view! { <ActionButton user=user.clone() action/> })}
+                <ActionButton user=user.clone() action=block/>
+            }
+        }
+    };
+    view! {
+        <li class="person">
+            <PresenceDot presence/>
+            <bdi class="name">{user.username.clone()}</bdi>
+            <span class="detail">{move || relation_label(relation())}</span>
+            <PresenceText presence/>
+            <span class="actions">{actions}</span>
+        </li>
+    }
+}
+
+fn relation_label(relation: Relation) -> &'static str {
+    match relation {
+        Relation::None => "",
+        Relation::Friend => "friend",
+        Relation::RequestSent => "request sent",
+        Relation::RequestReceived => "asked to be your friend",
+        Relation::Blocked => "blocked",
+    }
+}
+
+/// A coloured dot, with its meaning as text for those who cannot see it.
+#[component]
+fn PresenceDot(presence: Memo<Option<Presence>>) -> impl IntoView {
+    let status = move || presence.with(|p| p.as_ref().map(|p| p.status));
+    view! {
+        <span class="presence" aria-hidden="true"
+            data-status=move || status().map_or("hidden", status_label)></span>
+    }
+}
+
+/// Presence as text: the status, the custom status text, or when they were last seen.
+#[component]
+fn PresenceText(presence: Memo<Option<Presence>>) -> impl IntoView {
+    let text = move || {
+        presence.with(|presence| match presence {
+            None => "presence hidden".to_string(),
+            Some(Presence {
+                status: Status::Offline,
+                last_seen: Some(seen),
+                ..
+            }) => format!("offline, last seen {}", super::chat::seen_at(*seen)),
+            Some(presence) => match &presence.text {
+                Some(text) => format!("{}: {text}", status_label(presence.status)),
+                None => status_label(presence.status).to_string(),
+            },
+        })
+    };
+    view! { <span class="status-text" dir="auto">{text}</span> }
+}
+
+pub fn status_label(status: Status) -> &'static str {
+    match status {
+        Status::Online => "online",
+        Status::Away => "away",
+        Status::Busy => "busy",
+        Status::Offline => "offline",
+    }
+}
+
+#[component]
+fn MessageButton(user: User) -> impl IntoView {
+    let client = expect_context::<ChatClient>();
+    let id = user.id;
+    view! {
+        <button type="button" on:click=move |_| { client.update(|s| s.open_direct(id)); }>
+            "Message"<span class="visually-hidden">" "{user.username}</span>
+        </button>
+    }
+}
+
+/// A button whose visible label is short, and whose name, read out, says whom it concerns.
+#[component]
+fn ActionButton(user: User, action: PersonAction) -> impl IntoView {
+    let client = expect_context::<ChatClient>();
+    let name = &user.username;
+    let (label, rest) = match action {
+        PersonAction::Befriend => ("Add friend", format!(" {name}")),
+        PersonAction::CancelRequest => ("Cancel", format!(" the request to {name}")),
+        PersonAction::Accept => ("Accept", format!(" {name}'s friend request")),
+        PersonAction::Reject => ("Reject", format!(" {name}'s friend request")),
+        PersonAction::Unfriend => ("Remove", format!(" {name} from friends")),
+        PersonAction::Block => ("Block", format!(" {name}")),
+        PersonAction::Unblock => ("Unblock", format!(" {name}")),
+        PersonAction::Wait => ("Notify me", format!(" when {name} is online")),
+        PersonAction::StopWaiting => ("Stop", format!(" waiting for {name}")),
+    };
+    let id = user.id;
+    view! {
+        <button type="button"
+            on:click=move |_| {
+                if action == PersonAction::Wait {
+                    ask_to_notify();
+                }
+                client.update(|s| s.act(action, id));
+            }>
+            {label}<span class="visually-hidden">{rest}</span>
+        </button>
+    }
+}
+
+/// "Notify me when online", for someone shown offline; "stop" while waiting.
+#[component]
+fn WaitButton(user: User, presence: Memo<Option<Presence>>) -> impl IntoView {
+    let client = expect_context::<ChatClient>();
+    let id = user.id;
+    let waiting = move || {
+        client
+            .store
+            .waiting()
+            .with(|waiting| waiting.iter().any(|waited| waited.id == id))
+    };
+    let offline =
+        move || presence.with(|p| p.as_ref().is_some_and(|p| p.status == Status::Offline));
+    move || {
+        let user = user.clone();
+        if waiting() {
+            Some(view! { <ActionButton user action=PersonAction::StopWaiting/> }.into_any())
+        } else if offline() {
+            Some(view! { <ActionButton user action=PersonAction::Wait/> }.into_any())
+        } else {
+            None
+        }
+    }
+}
+
+/// Asks the browser, once, for leave to show notifications, so an arrival can show one.
+fn ask_to_notify() {
+    use web_sys::{Notification, NotificationPermission};
+    if Notification::permission() == NotificationPermission::Default {
+        let _ = Notification::request_permission();
+    }
+}
+
+/// Shows a browser notification that `name` is online, if the page may.
+pub fn notify_arrival(name: &str) {
+    use web_sys::{Notification, NotificationPermission};
+    if Notification::permission() == NotificationPermission::Granted {
+        let _ = Notification::new(&format!("{name} is online"));
+    }
+}
