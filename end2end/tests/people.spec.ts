@@ -67,6 +67,18 @@ test("three people: a friend request, live status, a stranger, a block, and noti
   await authenticate(await again.newPage(), "/login", ben.name);
   await expect(ann.page.locator(".toast")).toContainText(`${ben.name} is online`);
   await again.close();
+
+  // Ann takes direct messages from friends only: Cy, a stranger, cannot start a chat with her.
+  await ann.page.getByLabel("Who can message me").selectOption("friends");
+  await expect(ann.page.getByLabel("Who can message me")).toHaveValue("friends");
+  await openPeople(cy.page);
+  await cy.page.getByLabel("Find people by name").fill(ann.name);
+  await cy.page.getByRole("button", { name: "Search" }).click();
+  await cy.page.getByRole("button", { name: `Message ${ann.name}` }).click();
+  await expect(cy.page.locator(".notice")).toHaveText("They are not taking direct messages from you.");
+  await expect(cy.page.getByRole("heading", { name: ann.name })).toHaveCount(0);
+  await cy.page.getByRole("button", { name: "Chats" }).click();
+  await expect(cy.page.getByRole("button", { name: new RegExp(`^${ann.name}`) })).toHaveCount(0);
 });
 
 test("on a phone-sized screen the lists and the conversation are separate views", async ({ browser }) => {

@@ -339,6 +339,11 @@ impl Presence {
         self.hub.push(&announcement.audience, &status);
     }
 
+    /// This node's name in the `nodes` table.
+    pub fn node_name(&self) -> &str {
+        &self.node
+    }
+
     /// Leaves the cluster on a clean stop: this node's users are no longer held here.
     pub async fn leave(&self) {
         if let Err(error) = self.db.remove_node(&self.node).await {
@@ -379,11 +384,19 @@ mod tests {
             state.presence.changed_here(user).await;
             connected.await.unwrap();
             left.await.unwrap();
-            let stored = state.db.users_on_node(&state.presence.node).await.unwrap();
+            let stored = state
+                .db
+                .users_on_node(state.presence.node_name())
+                .await
+                .unwrap();
             assert_eq!(stored, vec![user], "round {round}: connected, so stored");
             state.hub.unregister(user, second.id);
             state.presence.changed_here(user).await;
-            let stored = state.db.users_on_node(&state.presence.node).await.unwrap();
+            let stored = state
+                .db
+                .users_on_node(state.presence.node_name())
+                .await
+                .unwrap();
             assert!(stored.is_empty(), "round {round}: gone, so not stored");
         }
     }

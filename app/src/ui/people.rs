@@ -3,7 +3,10 @@
 
 use super::socket::ChatClient;
 use super::state::{DirectoryStoreFields, PersonAction, StateStoreFields};
-use crate::model::{DirectoryEntry, Presence, Relation, Status, User, UserId};
+use crate::model::{
+    DirectoryEntry, MessagePolicy, Presence, Relation, RequestPolicy, Settings, Status, User,
+    UserId, Visibility,
+};
 use leptos::{ev::SubmitEvent, prelude::*};
 use reactive_stores::Field;
 
@@ -12,10 +15,11 @@ pub fn PeoplePanel() -> impl IntoView {
     view! {
         <section class="people-panel" aria-labelledby="people-heading">
             <h2 id="people-heading">"People"</h2>
-            <Requests/>
             <Friends/>
+            <Requests/>
             <AddFriend/>
             <FindPeople/>
+            <Privacy/>
         </section>
     }
 }
@@ -378,5 +382,46 @@ pub fn notify_arrival(name: &str) {
     use web_sys::{Notification, NotificationPermission};
     if Notification::permission() == NotificationPermission::Granted {
         let _ = Notification::new(&format!("{name} is online"));
+    }
+}
+
+/// Who may see my presence, message me, and ask me to be friends.
+#[component]
+fn Privacy() -> impl IntoView {
+    let client = expect_context::<ChatClient>();
+    let settings = client.store.settings();
+    let change = move |edit: fn(&mut Settings, &str)| {
+        move |ev: leptos::ev::Event| {
+            let mut changed = settings.get_untracked();
+            edit(&mut changed, &event_target_value(&ev));
+            client.update(|s| s.change_settings(changed));
+        }
+    };
+    let presence = move || settings.with(|s| s.presence_visibility.as_str());
+    let messages = move || settings.with(|s| s.direct_messages.as_str());
+    let requests = move || settings.with(|s| s.friend_requests.as_str());
+    view! {
+        <h3>"Privacy"</h3>
+        <div class="privacy">
+            <label for="presence-visibility">"Who sees when I am online, my status and last seen"</label>
+            <select id="presence-visibility" prop:value=presence
+                on:change=change(|s, v| s.presence_visibility = Visibility::from_stored(v).unwrap_or_default())>
+                <option value="everyone">"Everyone"</option>
+                <option value="friends">"Friends"</option>
+                <option value="nobody">"Nobody"</option>
+            </select>
+            <label for="direct-messages">"Who can message me"</label>
+            <select id="direct-messages" prop:value=messages
+                on:change=change(|s, v| s.direct_messages = MessagePolicy::from_stored(v).unwrap_or_default())>
+                <option value="everyone">"Everyone"</option>
+                <option value="friends">"Friends"</option>
+            </select>
+            <label for="friend-requests">"Who can send me friend requests"</label>
+            <select id="friend-requests" prop:value=requests
+                on:change=change(|s, v| s.friend_requests = RequestPolicy::from_stored(v).unwrap_or_default())>
+                <option value="everyone">"Everyone"</option>
+                <option value="nobody">"Nobody"</option>
+            </select>
+        </div>
     }
 }

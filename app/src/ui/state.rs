@@ -704,6 +704,16 @@ impl State {
         self.effects(vec![request])
     }
 
+    /// Changes my settings to `settings`.
+    pub fn change_settings(&mut self, settings: Settings) -> Effects {
+        let request = self.request(ClientEvent::SettingsUpdate {
+            direct_messages: Some(settings.direct_messages),
+            friend_requests: Some(settings.friend_requests),
+            presence_visibility: Some(settings.presence_visibility),
+        });
+        self.effects(vec![request])
+    }
+
     /// Sets my presence mode and status text.
     pub fn set_status(&mut self, mode: PresenceMode, text: String) -> Effects {
         let request = self.request(ClientEvent::StatusSet { mode, text });

@@ -470,6 +470,55 @@ mod tests {
         assert!(state.hub.online_users().is_empty());
     }
 
+    /// A browser that vanished without closing (a half-open connection) answers no pings: within
+    /// the silence limit it is closed with 4010 and its user goes offline.
+    #[tokio::test]
+    async fn a_peer_that_stops_answering_is_closed_and_goes_offline() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(&dir).await;
+        let user = state.db.create_user("gone", "hash", 0).await.unwrap();
+        let session = SessionRow {
+            id: state
+                .db
+                .create_session(user.id, "hash", 0, i64::MAX)
+                .await
+                .unwrap(),
+            user: user.clone(),
+        };
+        let (socket, mut peer) = socket();
+        let served = tokio::spawn(serve(socket, Ok(session), state.clone()));
+        assert!(matches!(peer.event().await, ServerEvent::Ready { .. }));
+        // From here the peer says nothing, and the clock runs as fast as the loop lets it.
+        tokio::time::pause();
+        let closed = loop {
+            match peer.from_server.next().await {
+                Some(Message::Ping(_)) => continue,
+                Some(Message::Close(Some(frame))) => break frame.code,
+                other => panic!("expected pings, then a close frame, got {other:?}"),
+            }
+        };
+        assert_eq!(closed, close_code::TIMEOUT);
+        tokio::time::resume();
+        drop(peer.to_server);
+        served.await.unwrap();
+        assert!(state.hub.online_users().is_empty());
+        // The presence write may have raced the paused clock; the lease renewal repairs it.
+        let offline = async {
+            while !state
+                .db
+                .users_on_node(state.presence.node_name())
+                .await
+                .unwrap()
+                .is_empty()
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), offline)
+            .await
+            .expect("stored as offline");
+    }
+
     #[tokio::test]
     async fn a_session_ended_before_registration_is_closed_with_4001() {
         let dir = tempfile::tempdir().unwrap();
