@@ -409,23 +409,23 @@ mod tests {
         .unwrap()
     }
 
+    /// A new user `name` and a live session of theirs.
+    async fn signed_in(state: &LiveState, name: &str) -> SessionRow {
+        let user = state.db.create_user(name, "hash", 0).await.unwrap();
+        let id = state
+            .db
+            .create_session(user.id, "hash", 0, i64::MAX)
+            .await
+            .unwrap();
+        SessionRow { id, user }
+    }
+
     #[tokio::test]
     async fn a_session_gets_ready_then_one_reply_per_request() {
         let dir = tempfile::tempdir().unwrap();
         let state = state(&dir).await;
-        let user = state
-            .db
-            .create_user("alice", "not-a-real-hash", 0)
-            .await
-            .unwrap();
-        let session = SessionRow {
-            id: state
-                .db
-                .create_session(user.id, "hash", 0, i64::MAX)
-                .await
-                .unwrap(),
-            user: user.clone(),
-        };
+        let session = signed_in(&state, "alice").await;
+        let user = session.user.clone();
         let (socket, mut peer) = socket();
         let served = tokio::spawn(serve(socket, Ok(session), state.clone()));
 
@@ -476,15 +476,7 @@ mod tests {
     async fn a_peer_that_stops_answering_is_closed_and_goes_offline() {
         let dir = tempfile::tempdir().unwrap();
         let state = state(&dir).await;
-        let user = state.db.create_user("gone", "hash", 0).await.unwrap();
-        let session = SessionRow {
-            id: state
-                .db
-                .create_session(user.id, "hash", 0, i64::MAX)
-                .await
-                .unwrap(),
-            user: user.clone(),
-        };
+        let session = signed_in(&state, "gone").await;
         let (socket, mut peer) = socket();
         let served = tokio::spawn(serve(socket, Ok(session), state.clone()));
         assert!(matches!(peer.event().await, ServerEvent::Ready { .. }));
