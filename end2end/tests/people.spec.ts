@@ -22,7 +22,7 @@ test("three people: a friend request, live status, a stranger, a block, and noti
   await ann.page.getByLabel("Add a friend by username").fill(ben.name);
   await ann.page.getByRole("button", { name: "Send request" }).click();
   await expect(ann.page.getByRole("button", { name: `Cancel the request to ${ben.name}` })).toBeVisible();
-  await expect(ben.page.getByRole("button", { name: /^People/ })).toContainText("1 friend requests");
+  await expect(ben.page.getByRole("button", { name: /^People/ })).toContainText("1 friend request");
   await openPeople(ben.page);
   await ben.page.getByRole("button", { name: `Accept ${ann.name}'s friend request` }).click();
   await expect(ann.page.getByRole("button", { name: `Remove ${ben.name} from friends` })).toBeVisible();
@@ -71,6 +71,11 @@ test("three people: a friend request, live status, a stranger, a block, and noti
   // Ann takes direct messages from friends only: Cy, a stranger, cannot start a chat with her.
   await ann.page.getByLabel("Who can message me").selectOption("friends");
   await expect(ann.page.getByLabel("Who can message me")).toHaveValue("friends");
+  // The panel, shown again, says what is set.
+  await ann.page.getByRole("button", { name: "Chats" }).click();
+  await openPeople(ann.page);
+  await expect(ann.page.getByLabel("Who can message me")).toHaveValue("friends");
+  await expect(ann.page.getByLabel("Who sees when I am online, my status and last seen")).toHaveValue("friends");
   await openPeople(cy.page);
   await cy.page.getByLabel("Find people by name").fill(ann.name);
   await cy.page.getByRole("button", { name: "Search" }).click();

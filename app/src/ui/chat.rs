@@ -52,6 +52,7 @@ pub fn ChatPage() -> impl IntoView {
                 <Lists/>
             </aside>
             <ChatView/>
+            <p class="notice" role="alert">{move || store.notice().get()}</p>
             <Arrivals/>
         </div>
     }
@@ -62,7 +63,7 @@ pub fn ChatPage() -> impl IntoView {
 fn Lists() -> impl IntoView {
     let client = expect_context::<ChatClient>();
     let people_shown = RwSignal::new(false);
-    let waiting = requests_waiting(client);
+    let requests = requests_waiting(client);
     view! {
         <div class="tabs" role="group" aria-label="Lists">
             <button type="button" aria-pressed=move || (!people_shown.get()).to_string()
@@ -70,10 +71,12 @@ fn Lists() -> impl IntoView {
             <button type="button" aria-pressed=move || people_shown.get().to_string()
                 on:click=move |_| people_shown.set(true)>
                 "People"
-                <Show when=move || { waiting() > 0 }>
+                <Show when=move || { requests() > 0 }>
                     <span class="badge">
-                        {move || waiting()}
-                        <span class="visually-hidden">" friend requests"</span>
+                        {move || requests()}
+                        <span class="visually-hidden">
+                            {move || if requests() == 1 { " friend request" } else { " friend requests" }}
+                        </span>
                     </span>
                 </Show>
             </button>
@@ -121,7 +124,7 @@ fn StatusPicker() -> impl IntoView {
                     }
                 }>
                 {modes.map(|(value, name, label)| view! {
-                    <option value=name selected=move || mode.get() == value>{label}</option>
+                    <option value=name prop:selected=move || mode.get() == value>{label}</option>
                 })}
             </select>
             <input type="text" aria-label="Status text" placeholder="What are you up to?"
@@ -138,16 +141,16 @@ fn Arrivals() -> impl IntoView {
     let store = client.store;
     let told = StoredValue::new(std::collections::HashSet::<UserId>::new());
     Effect::new(move || {
-        store.arrivals().with(|arrivals| {
-            for user in arrivals {
-                let new = told
-                    .try_update_value(|told| told.insert(user.id))
-                    .unwrap_or(false);
-                if new {
-                    notify_arrival(&user.username);
-                }
+        // Read first, notify after: nothing outside runs while the store is being read.
+        let arrivals = store.arrivals().get();
+        for user in arrivals {
+            let new = told
+                .try_update_value(|told| told.insert(user.id))
+                .unwrap_or(false);
+            if new {
+                notify_arrival(&user.username);
             }
-        });
+        }
     });
     view! {
         <div class="toasts" role="status" aria-live="polite">
@@ -219,7 +222,7 @@ fn ChatRow(#[prop(into)] chat: Field<Chat>, selected: Selector<Option<ChatId>>) 
             <button
                 type="button"
                 class="chat-link"
-                aria-pressed=move || selected.selected(&Some(id)).to_string()
+                aria-current=move || selected.selected(&Some(id)).then_some("true")
                 on:click=move |_| { client.update(|s| s.select(id)); }
             >
                 <bdi class="title">{title}</bdi>
@@ -252,7 +255,6 @@ fn ChatView() -> impl IntoView {
                 None => view! { <p class="empty">"Pick a chat, or find someone under People."</p> }.into_any(),
                 Some(chat_id) => view! { <Conversation chat_id/> }.into_any(),
             }}
-            <p class="notice" role="alert">{move || store.notice().get()}</p>
         </main>
     }
 }

@@ -160,7 +160,6 @@ fn AddFriend() -> impl IntoView {
         if typed.trim().is_empty() {
             return;
         }
-        name.set(String::new());
         client.update(|s| s.add_friend(&typed));
     };
     view! {
@@ -179,7 +178,7 @@ fn AddFriend() -> impl IntoView {
 fn FindPeople() -> impl IntoView {
     let client = expect_context::<ChatClient>();
     let store = client.store;
-    let query = RwSignal::new(String::new());
+    let query = RwSignal::new(store.directory().query().get_untracked());
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         client.update(|s| s.search(&query.get_untracked()));
@@ -213,41 +212,58 @@ fn FindPeople() -> impl IntoView {
     }
 }
 
-/// A person the directory found, with what I can do about them.
+/// A person the directory found, with what I can do about them. Their relation follows my
+/// contacts, and their presence the live one when I follow them; the rest is as found.
 #[component]
 fn FoundRow(#[prop(into)] entry: Field<DirectoryEntry>) -> impl IntoView {
+    let client = expect_context::<ChatClient>();
     let user = entry.with_untracked(|entry| entry.user.clone());
-    let relation = move || entry.try_with(|entry| entry.relation).unwrap_or_default();
-    let presence = Memo::new(move |_| entry.try_with(|entry| entry.presence.clone()).flatten());
+    let id = user.id;
+    let relation = Memo::new(move |_| {
+        client.store.contacts().with(|contacts| {
+            contacts
+                .get(&id)
+                .map_or(Relation::None, |contact| contact.relation)
+        })
+    });
+    let presence = Memo::new(move |_| {
+        let followed = client
+            .store
+            .people()
+            .with(|people| people.iter().any(|person| person.user.id == id));
+        if followed {
+            presence_of(client, id)
+        } else {
+            entry.try_with(|entry| entry.presence.clone()).flatten()
+        }
+    });
     let actions = {
         let user = user.clone();
         move || {
             let user = user.clone();
-            let main = match relation() {
-                Relation::None => Some(PersonAction::Befriend),
-                Relation::RequestSent => Some(PersonAction::CancelRequest),
-                Relation::RequestReceived => Some(PersonAction::Accept),
-                Relation::Friend => Some(PersonAction::Unfriend),
-                Relation::Blocked => None,
-            };
-            let block = if relation() == Relation::Blocked {
-                PersonAction::Unblock
-            } else {
-                PersonAction::Block
+            let answers: &[PersonAction] = match relation.get() {
+                Relation::Blocked => {
+                    return view! { <ActionButton user action=PersonAction::Unblock/> }.into_any()
+                }
+                Relation::None => &[PersonAction::Befriend],
+                Relation::RequestSent => &[PersonAction::CancelRequest],
+                Relation::RequestReceived => &[PersonAction::Accept, PersonAction::Reject],
+                Relation::Friend => &[PersonAction::Unfriend],
             };
             view! {
                 <MessageButton user=user.clone()/>
                 <WaitButton user=user.clone() presence/>
-                {main.map(|action| view! { <ActionButton user=user.clone() action/> })}
-                <ActionButton user=user.clone() action=block/>
+                {answers.iter().map(|action| view! { <ActionButton user=user.clone() action=*action/> }).collect_view()}
+                <ActionButton user=user.clone() action=PersonAction::Block/>
             }
+            .into_any()
         }
     };
     view! {
         <li class="person">
             <PresenceDot presence/>
             <bdi class="name">{user.username.clone()}</bdi>
-            <span class="detail">{move || relation_label(relation())}</span>
+            <span class="detail">{move || relation_label(relation.get())}</span>
             <PresenceText presence/>
             <span class="actions">{actions}</span>
         </li>
@@ -369,10 +385,16 @@ fn WaitButton(user: User, presence: Memo<Option<Presence>>) -> impl IntoView {
     }
 }
 
+/// Whether this browser has notifications at all (some, such as Safari on a phone, do not): calling
+/// into a missing API would throw.
+fn notifications_exist() -> bool {
+    js_sys::Reflect::has(&window(), &"Notification".into()).unwrap_or(false)
+}
+
 /// Asks the browser, once, for leave to show notifications, so an arrival can show one.
 fn ask_to_notify() {
     use web_sys::{Notification, NotificationPermission};
-    if Notification::permission() == NotificationPermission::Default {
+    if notifications_exist() && Notification::permission() == NotificationPermission::Default {
         let _ = Notification::request_permission();
     }
 }
@@ -380,7 +402,7 @@ fn ask_to_notify() {
 /// Shows a browser notification that `name` is online, if the page may.
 pub fn notify_arrival(name: &str) {
     use web_sys::{Notification, NotificationPermission};
-    if Notification::permission() == NotificationPermission::Granted {
+    if notifications_exist() && Notification::permission() == NotificationPermission::Granted {
         let _ = Notification::new(&format!("{name} is online"));
     }
 }
@@ -397,30 +419,39 @@ fn Privacy() -> impl IntoView {
             client.update(|s| s.change_settings(changed));
         }
     };
-    let presence = move || settings.with(|s| s.presence_visibility.as_str());
-    let messages = move || settings.with(|s| s.direct_messages.as_str());
-    let requests = move || settings.with(|s| s.friend_requests.as_str());
+    // Each option says whether it is the one set: a select's value set before its options exist
+    // would not take.
+    let option = move |current: fn(&Settings) -> &'static str, value: &'static str, label| {
+        view! {
+            <option value=value prop:selected=move || settings.with(|s| current(s) == value)>
+                {label}
+            </option>
+        }
+    };
+    let presence = |s: &Settings| s.presence_visibility.as_str();
+    let messages = |s: &Settings| s.direct_messages.as_str();
+    let requests = |s: &Settings| s.friend_requests.as_str();
     view! {
         <h3>"Privacy"</h3>
         <div class="privacy">
             <label for="presence-visibility">"Who sees when I am online, my status and last seen"</label>
-            <select id="presence-visibility" prop:value=presence
+            <select id="presence-visibility"
                 on:change=change(|s, v| s.presence_visibility = Visibility::from_stored(v).unwrap_or_default())>
-                <option value="everyone">"Everyone"</option>
-                <option value="friends">"Friends"</option>
-                <option value="nobody">"Nobody"</option>
+                {option(presence, "everyone", "Everyone")}
+                {option(presence, "friends", "Friends")}
+                {option(presence, "nobody", "Nobody")}
             </select>
             <label for="direct-messages">"Who can message me"</label>
-            <select id="direct-messages" prop:value=messages
+            <select id="direct-messages"
                 on:change=change(|s, v| s.direct_messages = MessagePolicy::from_stored(v).unwrap_or_default())>
-                <option value="everyone">"Everyone"</option>
-                <option value="friends">"Friends"</option>
+                {option(messages, "everyone", "Everyone")}
+                {option(messages, "friends", "Friends")}
             </select>
             <label for="friend-requests">"Who can send me friend requests"</label>
-            <select id="friend-requests" prop:value=requests
+            <select id="friend-requests"
                 on:change=change(|s, v| s.friend_requests = RequestPolicy::from_stored(v).unwrap_or_default())>
-                <option value="everyone">"Everyone"</option>
-                <option value="nobody">"Nobody"</option>
+                {option(requests, "everyone", "Everyone")}
+                {option(requests, "nobody", "Nobody")}
             </select>
         </div>
     }

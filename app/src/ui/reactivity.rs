@@ -32,7 +32,7 @@ pub fn wake(store: Store<State>, changed: &BTreeSet<Change>) {
     // Keys first, outer before inner: an item's path is found through its collection's keys.
     for change in changed {
         match *change {
-            People | PeopleList => store.people().update_keys(),
+            PeopleList => store.people().update_keys(),
             Contacts => store.contacts().update_keys(),
             ChatList => store.chats().update_keys(),
             Conversations => store.conversations().update_keys(),
@@ -50,7 +50,6 @@ pub fn wake(store: Store<State>, changed: &BTreeSet<Change>) {
     for change in changed {
         match *change {
             All => {}
-            People => written(store.people()),
             PeopleList => reshaped(store.people()),
             Person(id) => written(store.people().at_key(id)),
             Contacts => written(store.contacts()),

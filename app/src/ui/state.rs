@@ -3,7 +3,7 @@
 //! Plain data with no signals or sockets inside, so every rule here is unit tested natively. Every
 //! change returns its [`Effects`]: the requests to send, what the connection is to do next, and what
 //! changed, so the socket layer carries them out and holds no rules of its own. The UI keeps the
-//! state in a `reactive_stores::Store` and wakes only the views of what changed (`socket::wake`).
+//! state in a `reactive_stores::Store` and wakes only the views of what changed (`reactivity::wake`).
 
 use crate::model::{
     Chat, ChatId, Contact, DirectoryEntry, Message, MessageBody, MessageId, MyStatus, Person, Pos,
@@ -94,7 +94,6 @@ pub enum Next {
 pub enum Change {
     /// A fresh picture: everything.
     All,
-    People,
     PeopleList,
     Person(UserId),
     Contacts,
@@ -208,13 +207,15 @@ impl State {
     }
 
     pub fn username(&self, id: UserId) -> String {
-        if let Some(me) = self.me.as_ref().filter(|me| me.id == id) {
-            return me.username.clone();
-        }
-        self.people
+        let known = self
+            .me
             .iter()
-            .find(|person| person.user.id == id)
-            .map(|person| person.user.username.clone())
+            .chain(self.people.iter().map(|person| &person.user));
+        let members = self.chats.iter().flat_map(|chat| chat.members.iter());
+        known
+            .chain(members)
+            .find(|user| user.id == id)
+            .map(|user| user.username.clone())
             .unwrap_or_else(|| format!("user {id}"))
     }
 
@@ -365,6 +366,7 @@ impl State {
                 // `ready` after a reconnect holds the wait's end but not the news of it: an arrival
                 // the `sync` replays is still told, once.
                 if unseen && self.arrival_positions.insert(pos) {
+                    self.arrivals.retain(|shown| shown.id != user.id);
                     self.arrivals.push(user);
                     self.touched(Change::Arrivals);
                 }
@@ -427,8 +429,7 @@ impl State {
                 messages,
                 has_more,
             } => {
-                self.conversations.entry(chat_id).or_default().has_more = Some(has_more);
-                self.touched(Change::Conversations);
+                self.conversation(chat_id).has_more = Some(has_more);
                 self.touched(Change::HasMore(chat_id));
                 for message in messages {
                     self.add_message(message);
@@ -540,6 +541,7 @@ impl State {
         if self.selected != Some(chat_id) {
             self.selected = Some(chat_id);
             self.touched(Change::Selected);
+            self.clear_notice();
         }
         self.conversation(chat_id);
         self.load_history_if_missing(chat_id)
@@ -604,6 +606,12 @@ impl State {
         self.effects(vec![request])
     }
 
+    fn clear_notice(&mut self) {
+        if self.notice.take().is_some() {
+            self.touched(Change::Notice);
+        }
+    }
+
     /// Shows a notice the person should read.
     pub fn tell(&mut self, notice: String) -> Effects {
         self.notice = Some(notice);
@@ -631,6 +639,9 @@ impl State {
     /// Searches the directory for people whose name starts with `query`; a blank query clears it.
     pub fn search(&mut self, query: &str) -> Effects {
         let query = query.trim().to_string();
+        if !crate::model::could_start_a_username(&query) {
+            return self.tell(crate::protocol::Refusal::SearchQueryInvalid.to_string());
+        }
         self.directory = Directory {
             query: query.clone(),
             ..Directory::default()
@@ -731,6 +742,7 @@ impl State {
     pub fn deselect(&mut self) -> Effects {
         self.selected = None;
         self.touched(Change::Selected);
+        self.clear_notice();
         self.effects(Vec::new())
     }
 
@@ -781,7 +793,6 @@ impl State {
         people.retain(|person| Some(person.user.id) != me);
         people.sort_by(|a, b| a.user.username.cmp(&b.user.username));
         self.people = people;
-        self.touched(Change::People);
     }
 
     /// Takes in one person's presence: in place if they are listed, else in their place by name.
@@ -1339,17 +1350,13 @@ mod tests {
         }
         let people = |people: &[Person]| people.iter().map(|p| p.user.id).collect::<Vec<_>>();
         let people_moved = people(&before.people) != people(&state.people);
-        assert!(!people_moved || told(Change::PeopleList) || told(Change::People));
+        assert!(!people_moved || told(Change::PeopleList));
         for person in &state.people {
             let old = before
                 .people
                 .iter()
                 .find(|old| old.user.id == person.user.id);
-            assert!(
-                old.is_none_or(|old| old == person)
-                    || told(Change::Person(person.user.id))
-                    || told(Change::People)
-            );
+            assert!(old.is_none_or(|old| old == person) || told(Change::Person(person.user.id)));
         }
         assert!(before.contacts == state.contacts || told(Change::Contacts));
         assert!(before.settings == state.settings || told(Change::Settings));
@@ -1359,6 +1366,11 @@ mod tests {
         assert!(before.more_chats == state.more_chats || told(Change::MoreChats));
         assert!(before.selected == state.selected || told(Change::Selected));
         assert!(before.notice == state.notice || told(Change::Notice));
+        assert!(before.me == state.me || told(Change::All));
+        assert!(before.directory == state.directory || told(Change::Directory));
+        assert!(
+            before.friend_form_error == state.friend_form_error || told(Change::FriendFormError)
+        );
         let keys = |state: &State| state.conversations.keys().copied().collect::<Vec<_>>();
         assert!(keys(&before) == keys(state) || told(Change::Conversations));
         for (id, now) in &state.conversations {
