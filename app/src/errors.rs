@@ -1,7 +1,7 @@
 //! The one error shape, over HTTP (as the JSON body) and over the socket (inside `error`), and the
 //! domain cases a client can react to. Every sentence a person reads about a refusal is written here.
 
-use crate::model::{limits, ChatId, UserId};
+use crate::model::{limits, ChatId, MessageId, UserId};
 use serde::{Deserialize, Serialize};
 
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -175,19 +175,71 @@ pub enum Refusal {
     NotWaiting,
     #[error("You are waiting for {max} people, the most one may: stop waiting for some first.")]
     TooManyWaits { max: usize },
+    #[error("That is a direct chat, not a group.")]
+    NotAGroup { chat_id: ChatId },
+    #[error("Only the group's owner may do that.")]
+    OwnerOnly,
+    #[error("Only the group's owner and admins may do that.")]
+    AdminsOnly,
+    #[error("A group has at most {max} members.")]
+    GroupFull { max: usize },
+    #[error("They are in the group already.")]
+    AlreadyMember { user_id: UserId },
+    #[error("They are not in the group.")]
+    NotInGroup { user_id: UserId },
+    /// No public group has this id: it does not exist, or it is private (which is not said).
+    #[error("There is no such public group.")]
+    RoomNotFound { chat_id: ChatId },
+    #[error("You were banned from this group.")]
+    BannedFromRoom { chat_id: ChatId },
+    #[error("They are not banned from the group.")]
+    NotBanned { user_id: UserId },
+    /// They blocked the asker, or take messages from friends only: which is not said.
+    #[error("They are not taking messages from you, so you cannot add them.")]
+    AddNotAllowed { user_id: UserId },
+    #[error("A member can be made an admin or a member; a group has one owner.")]
+    RoleNotAssignable,
+    #[error("A group needs a title with some visible text.")]
+    GroupTitleBlank,
+    #[error("A group's title has at most {max_chars} characters.")]
+    GroupTitleTooLong { max_chars: usize },
+    #[error("A group's title is one line, without control characters.")]
+    GroupTitleControlCharacter,
+    #[error("A search has at most {max_chars} characters.")]
+    SearchTooLong { max_chars: usize },
+    #[error("Say what to change.")]
+    NothingToChange,
+    /// No message with this id that the user may see: none, or in a chat they are not in (alike).
+    #[error("There is no such message.")]
+    MessageNotFound { message_id: MessageId },
+    #[error("Only its sender may do that to a message.")]
+    NotYourMessage,
+    #[error("That message was deleted.")]
+    MessageDeleted,
+    #[error("A line about a change to the group cannot be edited or deleted.")]
+    SystemLineFixed,
 }
 
 impl Refusal {
     /// The error code, and so the HTTP status, this refusal travels with.
     pub fn code(self) -> ErrorCode {
         match self {
-            Refusal::NotMember { .. } => ErrorCode::Forbidden,
+            Refusal::NotMember { .. }
+            | Refusal::OwnerOnly
+            | Refusal::AdminsOnly
+            | Refusal::BannedFromRoom { .. }
+            | Refusal::AddNotAllowed { .. }
+            | Refusal::NotYourMessage => ErrorCode::Forbidden,
             Refusal::UnknownUser { .. }
             | Refusal::UnknownUsername
             | Refusal::NoFriendRequest
             | Refusal::NotFriends
             | Refusal::NotBlocked
-            | Refusal::NotWaiting => ErrorCode::NotFound,
+            | Refusal::NotWaiting
+            | Refusal::NotInGroup { .. }
+            | Refusal::RoomNotFound { .. }
+            | Refusal::NotBanned { .. }
+            | Refusal::MessageNotFound { .. } => ErrorCode::NotFound,
             Refusal::RequestsNotAllowed { .. }
             | Refusal::MessagesNotAllowed { .. }
             | Refusal::PresenceHidden { .. } => ErrorCode::Forbidden,
@@ -203,7 +255,10 @@ impl Refusal {
             | Refusal::TooManyRequests { .. }
             | Refusal::TooManyBlocked { .. }
             | Refusal::AlreadyWaiting
-            | Refusal::TooManyWaits { .. } => ErrorCode::Conflict,
+            | Refusal::TooManyWaits { .. }
+            | Refusal::GroupFull { .. }
+            | Refusal::AlreadyMember { .. }
+            | Refusal::MessageDeleted => ErrorCode::Conflict,
             Refusal::DirectChatWithSelf
             | Refusal::MessageBlank
             | Refusal::MessageControlCharacter
@@ -218,8 +273,16 @@ impl Refusal {
             | Refusal::IsYou
             | Refusal::StatusTextControlCharacter
             | Refusal::SearchQueryBlank
-            | Refusal::SearchQueryInvalid => ErrorCode::Invalid,
-            Refusal::StatusTextTooLong { .. } => ErrorCode::TooLarge,
+            | Refusal::SearchQueryInvalid
+            | Refusal::NotAGroup { .. }
+            | Refusal::RoleNotAssignable
+            | Refusal::GroupTitleBlank
+            | Refusal::GroupTitleControlCharacter
+            | Refusal::NothingToChange
+            | Refusal::SystemLineFixed => ErrorCode::Invalid,
+            Refusal::StatusTextTooLong { .. }
+            | Refusal::GroupTitleTooLong { .. }
+            | Refusal::SearchTooLong { .. } => ErrorCode::TooLarge,
         }
     }
 

@@ -26,7 +26,7 @@ id_type!(
     UserId
 );
 id_type!(
-    /// A conversation: today a direct chat between two people.
+    /// A conversation: a direct chat between two people, or a group.
     ChatId
 );
 id_type!(
@@ -248,12 +248,53 @@ impl ChatKind {
     }
 }
 
+/// What a member may do in a group. The owner and admins manage it; members talk. Both members of
+/// a direct chat are `member`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Renames, adds, removes, bans, makes and unmakes admins, deletes the group. One per group.
+    Owner,
+    /// Renames, adds, removes and bans members (not admins), deletes others' messages.
+    Admin,
+    #[default]
+    Member,
+}
+
+stored_names!(Role { Owner => "owner", Admin => "admin", Member => "member" });
+
+impl Role {
+    /// Whether this role manages its group: renames it, adds and removes members.
+    pub fn manages(self) -> bool {
+        matches!(self, Role::Owner | Role::Admin)
+    }
+}
+
+/// Someone in a chat, and their role there.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub user: User,
+    pub role: Role,
+}
+
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Chat {
     pub id: ChatId,
     pub kind: ChatKind,
-    pub members: Vec<User>,
+    /// A group's title, as its members named it; absent for direct chats. Show it as text.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// A public group is listed in the room directory and anyone its admins have not banned may
+    /// join it; a private one is joined only by being added.
+    #[serde(default)]
+    pub public: bool,
+    /// The current members, longest-standing first.
+    pub members: Vec<Member>,
     pub created_at: Timestamp,
     /// When the newest message was sent, else when the chat was created: chat lists are ordered by it,
     /// most recent first.
@@ -273,12 +314,12 @@ impl Chat {
         }
     }
 
-    /// Takes in `message` if it is newer than the preview held.
+    /// Takes in `message` if it is newer than the preview held, or the same one edited or deleted.
     pub fn saw(&mut self, message: &Message) {
         if self
             .last_message
             .as_ref()
-            .is_none_or(|known| known.id < message.id)
+            .is_none_or(|known| known.id <= message.id)
         {
             self.last_message = Some(MessagePreview::of(message));
             self.active_at = self.active_at.max(message.sent_at);
@@ -287,7 +328,18 @@ impl Chat {
 
     /// The other member of a direct chat, as seen by `me`.
     pub fn peer(&self, me: UserId) -> Option<&User> {
-        self.members.iter().find(|member| member.id != me)
+        self.members
+            .iter()
+            .map(|member| &member.user)
+            .find(|user| user.id != me)
+    }
+
+    /// `user`'s role here, if they are a member.
+    pub fn role_of(&self, user: UserId) -> Option<Role> {
+        self.members
+            .iter()
+            .find(|member| member.user.id == user)
+            .map(|member| member.role)
     }
 }
 
@@ -296,11 +348,124 @@ impl Chat {
 pub struct Message {
     pub id: MessageId,
     pub chat_id: ChatId,
+    /// Who wrote it; for a system line, who made the change it tells of.
     pub sender_id: UserId,
     /// The sender's own id for this message, echoed back so a client can match its pending copy.
+    /// A system line's is made by the server and holds a space, which no client's can.
     pub nonce: String,
+    /// For a system line, the change told in English ("alice added bob"); clients may instead
+    /// render `system` in their own words.
     pub body: String,
     pub sent_at: Timestamp,
+    /// Present on a system line: the change to the group it records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<GroupChange>,
+    /// When the sender last edited it; `message:versions` shows the earlier texts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<Timestamp>,
+    /// When the message was deleted; its text and earlier versions are erased and `body` is empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<Timestamp>,
+}
+
+/// One text a message has had, and since when.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageVersion {
+    pub body: String,
+    /// When it was sent with this text, or edited to it.
+    pub since: Timestamp,
+}
+
+/// A change to a group, as the conversation shows it in a system line. The line also tells
+/// clients how the group changed, so one event updates both.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum GroupChange {
+    /// The sender created the group with this title.
+    Created {
+        title: String,
+    },
+    Renamed {
+        title: String,
+    },
+    /// The sender made the group public (listed and joinable) or private.
+    Visibility {
+        public: bool,
+    },
+    /// The sender added these people.
+    Added {
+        users: Vec<User>,
+    },
+    /// The sender removed `user`, and banned them from joining again if `banned`.
+    Removed {
+        user: User,
+        banned: bool,
+    },
+    /// `user` (the sender) joined the public group.
+    Joined {
+        user: User,
+    },
+    /// The sender left; if they owned the group, `new_owner` owns it now.
+    Left {
+        #[serde(default)]
+        new_owner: Option<User>,
+    },
+    /// The sender made `user` an admin, or a member again.
+    RoleChanged {
+        user: User,
+        role: Role,
+    },
+}
+
+impl GroupChange {
+    /// The line in English, naming the sender `actor`.
+    pub fn describe(&self, actor: &str) -> String {
+        let names = |users: &[User]| {
+            let names: Vec<&str> = users.iter().map(|user| user.username.as_str()).collect();
+            match names.as_slice() {
+                [] => String::new(),
+                [one] => (*one).to_string(),
+                [init @ .., last] => format!("{} and {last}", init.join(", ")),
+            }
+        };
+        match self {
+            GroupChange::Created { title } => format!("{actor} created the group \"{title}\""),
+            GroupChange::Renamed { title } => format!("{actor} renamed the group to \"{title}\""),
+            GroupChange::Visibility { public: true } => format!("{actor} made the group public"),
+            GroupChange::Visibility { public: false } => format!("{actor} made the group private"),
+            GroupChange::Added { users } => format!("{actor} added {}", names(users)),
+            GroupChange::Removed { user, banned } => {
+                let ban = if *banned { " and banned them" } else { "" };
+                format!("{actor} removed {}{ban}", user.username)
+            }
+            GroupChange::Joined { .. } => format!("{actor} joined"),
+            GroupChange::Left { new_owner: None } => format!("{actor} left"),
+            GroupChange::Left {
+                new_owner: Some(owner),
+            } => format!("{actor} left; {} owns the group now", owner.username),
+            GroupChange::RoleChanged {
+                user,
+                role: Role::Admin,
+            } => format!("{actor} made {} an admin", user.username),
+            GroupChange::RoleChanged { user, .. } => {
+                format!("{actor} made {} a member", user.username)
+            }
+        }
+    }
+}
+
+/// A public group as the room directory lists it.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Room {
+    pub chat_id: ChatId,
+    /// Show it as text.
+    pub title: String,
+    pub member_count: u32,
+    /// The asker is a member.
+    pub joined: bool,
 }
 
 /// A chat's place in a chat list: lists are ordered by `active_at`, then `chat_id`, both descending.
@@ -322,16 +487,22 @@ pub struct MessagePreview {
     pub text: String,
     /// The body is longer than `text`.
     pub truncated: bool,
+    /// The message was deleted (`text` is empty).
+    #[serde(default)]
+    pub deleted: bool,
 }
 
 impl MessagePreview {
     pub fn of(message: &Message) -> Self {
-        Self::from_start(
-            message.id,
-            message.sender_id,
-            message.sent_at,
-            &message.body,
-        )
+        Self {
+            deleted: message.deleted_at.is_some(),
+            ..Self::from_start(
+                message.id,
+                message.sender_id,
+                message.sent_at,
+                &message.body,
+            )
+        }
     }
 
     /// The preview of a message whose body begins with `body_start` (the whole body, or any start of
@@ -353,6 +524,7 @@ impl MessagePreview {
             sent_at,
             text,
             truncated,
+            deleted: false,
         }
     }
 }
@@ -386,6 +558,17 @@ pub mod limits {
     pub const BLOCKED_MAX: usize = 1000;
     /// People one person may wait for (`user:wait`) at a time.
     pub const WAITS_MAX: usize = 20;
+    /// Seconds a `typing:start` lasts without a repeat.
+    pub const TYPING_LEASE_SECS: u64 = 6;
+    /// Characters of a group's title.
+    pub const GROUP_TITLE_MAX_CHARS: usize = 100;
+    /// Members a group may have unless the server is configured otherwise (`--group-members-max`).
+    pub const GROUP_MEMBERS_DEFAULT: usize = 1000;
+    /// Public groups in one page of the room directory (`rooms:list`), and the default.
+    pub const ROOM_PAGE_MAX: u32 = 50;
+    pub const ROOM_PAGE_DEFAULT: u32 = 20;
+    /// Characters of a room directory search.
+    pub const ROOM_QUERY_MAX_CHARS: usize = 100;
     /// The largest HTTP request body the API reads.
     pub const HTTP_BODY_MAX_BYTES: usize = 16 * 1024;
     /// The largest WebSocket text frame the server reads.
@@ -521,6 +704,33 @@ impl StatusText {
     }
 }
 
+/// A group's title: 1 to `GROUP_TITLE_MAX_CHARS` characters on one line with something visible.
+/// Surrounding whitespace is dropped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupTitle(String);
+
+impl GroupTitle {
+    pub fn parse(text: &str) -> Result<Self, Refusal> {
+        let text = text.trim();
+        if text.chars().count() > limits::GROUP_TITLE_MAX_CHARS {
+            return Err(Refusal::GroupTitleTooLong {
+                max_chars: limits::GROUP_TITLE_MAX_CHARS,
+            });
+        }
+        if text.chars().any(char::is_control) {
+            return Err(Refusal::GroupTitleControlCharacter);
+        }
+        if is_blank(text) {
+            return Err(Refusal::GroupTitleBlank);
+        }
+        Ok(Self(text.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A sender's idempotency key for one message: 1 to `NONCE_MAX_CHARS` printable ASCII characters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Nonce(String);
@@ -566,6 +776,9 @@ mod tests {
             nonce: "n".into(),
             body,
             sent_at: 5,
+            system: None,
+            edited_at: None,
+            deleted_at: None,
         };
         let short = MessagePreview::of(&message("hi there".into()));
         assert_eq!((short.text.as_str(), short.truncated), ("hi there", false));
@@ -634,6 +847,39 @@ mod tests {
             parse(&"é".repeat(101)),
             Err(Refusal::StatusTextTooLong { max_chars: 100 })
         );
+    }
+
+    #[test]
+    fn group_titles_are_one_visible_line() {
+        let parse = |text: &str| GroupTitle::parse(text).map(|t| t.as_str().to_string());
+        assert_eq!(parse("  Climbing 🧗 "), Ok("Climbing 🧗".into()));
+        assert_eq!(parse(" \u{200B}"), Err(Refusal::GroupTitleBlank));
+        assert_eq!(parse("a\nb"), Err(Refusal::GroupTitleControlCharacter));
+        assert_eq!(
+            parse(&"é".repeat(101)),
+            Err(Refusal::GroupTitleTooLong { max_chars: 100 })
+        );
+    }
+
+    #[test]
+    fn system_lines_read_as_english() {
+        let user = |name: &str| User {
+            id: UserId(1),
+            username: name.into(),
+        };
+        let added = GroupChange::Added {
+            users: vec![user("bob"), user("cy"), user("di")],
+        };
+        assert_eq!(added.describe("ann"), "ann added bob, cy and di");
+        let left = GroupChange::Left {
+            new_owner: Some(user("bob")),
+        };
+        assert_eq!(left.describe("ann"), "ann left; bob owns the group now");
+        let removed = GroupChange::Removed {
+            user: user("bob"),
+            banned: true,
+        };
+        assert_eq!(removed.describe("ann"), "ann removed bob and banned them");
     }
 
     #[test]

@@ -7,7 +7,8 @@
 pub use crate::errors::{ApiError, ErrorCode, Refusal};
 use crate::model::{
     Chat, ChatId, ChatPosition, Contact, DirectoryEntry, Message, MessageId, MessagePolicy,
-    MyStatus, Person, Pos, PresenceMode, RequestPolicy, Seq, Settings, User, UserId, Visibility,
+    MessageVersion, MyStatus, Person, Pos, PresenceMode, RequestPolicy, Role, Room, Seq, Settings,
+    User, UserId, Visibility,
 };
 use serde::{Deserialize, Serialize};
 
@@ -53,6 +54,94 @@ pub enum ClientEvent {
     /// The direct chat with `user_id`, created on first use. Replies `chat`.
     #[serde(rename = "chat:open")]
     ChatOpen { user_id: UserId },
+    /// One of the user's chats. Replies `chat`.
+    #[serde(rename = "chat:get")]
+    ChatGet { chat_id: ChatId },
+    /// Creates a group owned by the user, with the people in `members` (each must take messages
+    /// from the user: see `group:add`). Replies `chat`.
+    #[serde(rename = "group:create")]
+    GroupCreate {
+        #[cfg_attr(
+            feature = "schema",
+            schemars(length(min = 1, max = crate::model::limits::GROUP_TITLE_MAX_CHARS))
+        )]
+        title: String,
+        #[serde(default)]
+        members: Vec<UserId>,
+        #[serde(default)]
+        public: bool,
+    },
+    /// Renames a group, or makes it public or private (owner and admins). Replies `chat`.
+    #[serde(rename = "group:update")]
+    GroupUpdate {
+        chat_id: ChatId,
+        #[serde(default)]
+        #[cfg_attr(
+            feature = "schema",
+            schemars(length(min = 1, max = crate::model::limits::GROUP_TITLE_MAX_CHARS))
+        )]
+        title: Option<String>,
+        #[serde(default)]
+        public: Option<bool>,
+    },
+    /// Adds people to a group (owner and admins), lifting any ban on them. Only people who would
+    /// take a direct message from the user can be added. Replies `chat`.
+    #[serde(rename = "group:add")]
+    GroupAdd {
+        chat_id: ChatId,
+        user_ids: Vec<UserId>,
+    },
+    /// Removes someone from a group, and with `ban` keeps them from joining it again. The owner
+    /// removes anyone, admins remove members. Replies `chat`.
+    #[serde(rename = "group:remove")]
+    GroupRemove {
+        chat_id: ChatId,
+        user_id: UserId,
+        #[serde(default)]
+        ban: bool,
+    },
+    /// Makes a member an admin, or an admin a member again (the owner only). Replies `chat`.
+    #[serde(rename = "group:set-role")]
+    GroupSetRole {
+        chat_id: ChatId,
+        user_id: UserId,
+        /// `admin` or `member`.
+        role: Role,
+    },
+    /// The people banned from a group (owner and admins). Replies `bans`.
+    #[serde(rename = "group:bans")]
+    GroupBans { chat_id: ChatId },
+    /// Lets someone banned join again (owner and admins). Replies `bans`.
+    #[serde(rename = "group:unban")]
+    GroupUnban { chat_id: ChatId, user_id: UserId },
+    /// Deletes a group for everyone, with its messages (the owner only). Replies `left`.
+    #[serde(rename = "group:delete")]
+    GroupDelete { chat_id: ChatId },
+    /// Joins a public group. Replies `chat`.
+    #[serde(rename = "chat:join")]
+    ChatJoin { chat_id: ChatId },
+    /// Leaves a group. An owner who leaves hands the group to its longest-standing admin, else its
+    /// longest-standing member. Replies `left`.
+    #[serde(rename = "chat:leave")]
+    ChatLeave { chat_id: ChatId },
+    /// A page of public groups, newest first, before `before` (the last `chat_id` of the page
+    /// before) when given; with `query`, those whose title contains it, in any letter case.
+    /// Replies `rooms`.
+    #[serde(rename = "rooms:list")]
+    RoomsList {
+        #[serde(default)]
+        #[cfg_attr(
+            feature = "schema",
+            schemars(length(max = crate::model::limits::ROOM_QUERY_MAX_CHARS))
+        )]
+        query: Option<String>,
+        #[serde(default)]
+        before: Option<ChatId>,
+        /// At most `ROOM_PAGE_MAX`; `ROOM_PAGE_DEFAULT` when not given.
+        #[serde(default)]
+        #[cfg_attr(feature = "schema", schemars(range(min = 1, max = crate::model::limits::ROOM_PAGE_MAX)))]
+        limit: Option<u32>,
+    },
     /// Sends a message. A retry with the same `nonce` returns the stored message instead of a copy.
     /// Replies `message` once the message is durable.
     #[serde(rename = "message:send")]
@@ -71,6 +160,32 @@ pub enum ClientEvent {
         )]
         body: String,
     },
+    /// Changes the text of a message the user sent. Replies `message`.
+    #[serde(rename = "message:edit")]
+    MessageEdit {
+        message_id: MessageId,
+        #[cfg_attr(
+            feature = "schema",
+            schemars(length(min = 1, max = crate::model::limits::MESSAGE_MAX_CHARS))
+        )]
+        body: String,
+    },
+    /// Deletes a message for everyone: the user's own, or anyone's in a group the user owns or is
+    /// an admin of. Its text and earlier versions are erased. Replies `message`.
+    #[serde(rename = "message:delete")]
+    MessageDelete { message_id: MessageId },
+    /// The texts a message has had, oldest first. Replies `versions`.
+    #[serde(rename = "message:versions")]
+    MessageVersions { message_id: MessageId },
+    /// The user is typing in the chat: its other members hear `typing` once, and again when it
+    /// ends. Repeat it every few seconds while typing goes on; without a repeat it ends by itself
+    /// after `TYPING_LEASE_SECS`, as it does on `typing:stop`, on sending a message there, and when
+    /// the connection closes. Replies `ok`.
+    #[serde(rename = "typing:start")]
+    TypingStart { chat_id: ChatId },
+    /// Replies `ok`.
+    #[serde(rename = "typing:stop")]
+    TypingStop { chat_id: ChatId },
     /// A page of the user's chats, most recently active first, after `before` (a position from an
     /// earlier page, or `ready`) when given. Replies `chats`.
     #[serde(rename = "chats:list")]
@@ -209,10 +324,25 @@ pub enum ServerEvent {
         id: Option<RequestId>,
         error: ApiError,
     },
-    /// A message was sent in one of the user's chats (their own included, for their other devices).
-    /// A chat event: `seq` counts in the message's chat.
+    /// A message was sent in one of the user's chats (their own included, for their other devices),
+    /// or a group changed (a system line, with `message.system` saying how). A chat event: `seq`
+    /// counts in the message's chat.
     #[serde(rename = "message:new")]
     MessageNew {
+        pos: Pos,
+        seq: Seq,
+        message: Message,
+    },
+    /// A message was edited; `message` is as it is now. A chat event.
+    #[serde(rename = "message:edited")]
+    MessageEdited {
+        pos: Pos,
+        seq: Seq,
+        message: Message,
+    },
+    /// A message was deleted; `message` is what is left of it. A chat event.
+    #[serde(rename = "message:deleted")]
+    MessageDeleted {
         pos: Pos,
         seq: Seq,
         message: Message,
@@ -220,6 +350,9 @@ pub enum ServerEvent {
     /// The user became a member of a chat. A user event: `seq` counts in the user's own events.
     #[serde(rename = "chat:new")]
     ChatNew { pos: Pos, seq: Seq, chat: Chat },
+    /// The group's owner deleted it, with its messages: it is gone for every member. A chat event.
+    #[serde(rename = "chat:deleted")]
+    ChatDeleted { pos: Pos, seq: Seq, chat_id: ChatId },
     /// The user's relation with someone changed: by their own doing (on any device) or the other
     /// person's. A user event.
     #[serde(rename = "contact:changed")]
@@ -252,6 +385,14 @@ pub enum ServerEvent {
         seq: Seq,
         settings: Settings,
     },
+    /// Someone in one of the user's chats began (`typing: true`) or stopped typing there. Not part
+    /// of the log: it carries no `pos`.
+    #[serde(rename = "typing")]
+    Typing {
+        chat_id: ChatId,
+        user: User,
+        typing: bool,
+    },
     /// Someone's presence changed as the user sees it: they came or went, changed mode or status
     /// text, or the user may now see it or no longer may (`presence` absent). Presence is not part of
     /// the log: it carries no `pos`.
@@ -264,7 +405,10 @@ impl ServerEvent {
     pub fn pos(&self) -> Option<Pos> {
         match self {
             ServerEvent::MessageNew { pos, .. }
+            | ServerEvent::MessageEdited { pos, .. }
+            | ServerEvent::MessageDeleted { pos, .. }
             | ServerEvent::ChatNew { pos, .. }
+            | ServerEvent::ChatDeleted { pos, .. }
             | ServerEvent::ContactChanged { pos, .. }
             | ServerEvent::SettingsChanged { pos, .. }
             | ServerEvent::StatusChanged { pos, .. }
@@ -280,6 +424,8 @@ impl ServerEvent {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Reply {
+    /// Done; there is nothing to tell.
+    Ok,
     People {
         /// By username, in any letter case.
         people: Vec<DirectoryEntry>,
@@ -292,6 +438,26 @@ pub enum Reply {
     Chats {
         /// Most recently active first.
         chats: Vec<Chat>,
+        has_more: bool,
+    },
+    /// The user is no longer in the chat: they left it, or deleted the group.
+    Left {
+        chat_id: ChatId,
+    },
+    /// Oldest first; the last is the text the message has now.
+    Versions {
+        message_id: MessageId,
+        versions: Vec<MessageVersion>,
+    },
+    /// The people banned from a group.
+    Bans {
+        chat_id: ChatId,
+        users: Vec<User>,
+    },
+    Rooms {
+        /// Newest first.
+        rooms: Vec<Room>,
+        /// More follow: ask again with `before` set to the last `chat_id` here.
         has_more: bool,
     },
     Message {
@@ -475,6 +641,8 @@ mod tests {
         let chat = Chat {
             id: ChatId(1),
             kind: ChatKind::Direct,
+            title: None,
+            public: false,
             members: vec![],
             created_at: 0,
             active_at: 0,

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::hub::{CloseReason, Hub};
 use crate::presence::{Announcement, Presence};
 use crate::relay::Relay;
+use crate::typing::{Typing, TypingNews};
 use app::protocol::close_code;
 use futures::StreamExt;
 use serde::{de::DeserializeOwned, Serialize};
@@ -79,6 +80,11 @@ impl Cluster {
         self.publish("presence", announcement);
     }
 
+    /// Tells the other nodes that someone began, went on or stopped typing.
+    pub fn typing(&self, news: &TypingNews) {
+        self.publish("typing", news);
+    }
+
     fn publish<T: Serialize + ?Sized>(&self, subject: &str, value: &T) {
         let Some(link) = &self.nats else { return };
         let payload = serde_json::to_vec(value).expect("cluster messages serialize");
@@ -92,12 +98,14 @@ impl Cluster {
         });
     }
 
-    /// Hands what the other nodes publish to this node's relay, hub and presence, until `shutdown`.
+    /// Hands what the other nodes publish to this node's relay, hub, presence and typing, until
+    /// `shutdown`.
     pub async fn listen(
         &self,
         relay: Relay,
         hub: Arc<Hub>,
         presence: Arc<Presence>,
+        typing: Arc<Typing>,
         shutdown: CancellationToken,
     ) -> Result<()> {
         let Some(link) = &self.nats else {
@@ -108,6 +116,7 @@ impl Cluster {
         let mut log = subscribe("log").await.map_err(failed)?;
         let mut ended = subscribe("sessions.ended").await.map_err(failed)?;
         let mut presences = subscribe("presence").await.map_err(failed)?;
+        let mut typists = subscribe("typing").await.map_err(failed)?;
         tokio::spawn(async move {
             loop {
                 tokio::select! {
@@ -125,6 +134,11 @@ impl Cluster {
                     Some(message) = presences.next() => {
                         if let Some(announcement) = decode::<Announcement>(&message.payload) {
                             presence.apply(announcement);
+                        }
+                    }
+                    Some(message) = typists.next() => {
+                        if let Some(news) = decode::<TypingNews>(&message.payload) {
+                            typing.heard(news);
                         }
                     }
                     else => return,

@@ -60,6 +60,12 @@ pub struct Config {
     #[arg(long, env = "NATTER_SESSION_DAYS", default_value_t = 30)]
     pub session_days: u32,
 
+    /// Members one group may have.
+    #[arg(long, env = "NATTER_GROUP_MEMBERS_MAX",
+          default_value_t = app::model::limits::GROUP_MEMBERS_DEFAULT as u32,
+          value_parser = clap::value_parser!(u32).range(2..=100_000))]
+    pub group_members_max: u32,
+
     /// Open connections (WebSockets included) one client address may hold, on all nodes together.
     #[arg(
         long,

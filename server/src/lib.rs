@@ -10,6 +10,7 @@ pub mod config;
 pub mod connection_counts;
 pub mod db;
 pub mod error;
+pub mod groups;
 pub mod hub;
 pub mod pages;
 pub mod password;
@@ -23,6 +24,7 @@ pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod throttle;
+pub mod typing;
 pub mod visibility;
 pub mod ws;
 

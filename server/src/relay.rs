@@ -151,6 +151,12 @@ impl Worker {
     }
 
     async fn deliver(&mut self, logged: Logged) -> bool {
+        // Periods read before a membership change lack the one it opens (a newcomer sees the line
+        // telling of their arrival) or ends; those read now hold it, and any later change's
+        // periods only count from later seqs.
+        if let Some(chat) = logged.membership_of() {
+            self.members.remove(&chat);
+        }
         let recipients = match self.recipients(&logged).await {
             Ok(recipients) => recipients,
             Err(error) => {
@@ -159,13 +165,11 @@ impl Worker {
             }
         };
         self.hub.deliver(logged.pos, &recipients, &logged.event);
-        if let Some(chat) = logged.fact.membership_of() {
-            self.members.remove(&chat);
-        }
         true
     }
 
-    /// Who sees `logged`: its user, or the chat's members whose period covers its seq.
+    /// Who sees `logged`: its user, or the chat's members whose period covers its seq (and that of
+    /// the message it is about).
     async fn recipients(&mut self, logged: &Logged) -> Result<Vec<UserId>> {
         let chat = match logged.stream {
             Stream::User(user) => return Ok(vec![user]),
@@ -178,9 +182,10 @@ impl Worker {
             let periods = self.db.member_periods(chat).await?;
             self.members.insert(chat, periods);
         }
+        let about = logged.fact.about_seq();
         Ok(self.members[&chat]
             .iter()
-            .filter(|period| period.sees(logged.seq))
+            .filter(|period| period.sees_about(logged.seq, about))
             .map(|period| UserId(period.user_id))
             .collect())
     }

@@ -64,7 +64,8 @@ impl Application {
             None => Cluster::default(),
         };
         let lease = Duration::from_secs(config.presence_lease_secs);
-        let live = LiveState::start(db, cluster, lease).await?;
+        let mut live = LiveState::start(db, cluster, lease).await?;
+        live.group_members_max = config.group_members_max as usize;
         let state = AppState::new(live, settings, leptos_options);
         state
             .live

@@ -9,6 +9,7 @@ use crate::db::{Db, Logged};
 use crate::error::Result;
 use crate::password::PasswordHasher;
 use crate::presence::Presence;
+use crate::typing::Typing;
 use crate::{hub::Hub, relay::Relay, throttle::Throttles};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
@@ -37,8 +38,11 @@ pub struct LiveState {
     pub relay: Relay,
     pub cluster: Cluster,
     pub presence: Arc<Presence>,
+    pub typing: Arc<Typing>,
     /// Cancelled when the server begins to stop; socket loops then close with "going away".
     pub shutdown: CancellationToken,
+    /// Members one group may have (`--group-members-max`).
+    pub group_members_max: usize,
 }
 
 impl LiveState {
@@ -57,11 +61,13 @@ impl LiveState {
             shutdown.clone(),
         )
         .await?;
+        let typing = Typing::start(hub.clone(), cluster.clone(), shutdown.clone());
         cluster
             .listen(
                 relay.clone(),
                 hub.clone(),
                 presence.clone(),
+                typing.clone(),
                 shutdown.clone(),
             )
             .await?;
@@ -71,7 +77,9 @@ impl LiveState {
             relay,
             cluster,
             presence,
+            typing,
             shutdown,
+            group_members_max: app::model::limits::GROUP_MEMBERS_DEFAULT,
         })
     }
 

@@ -3,7 +3,7 @@
 use super::api;
 use super::people::{notify_arrival, requests_waiting, PeoplePanel};
 use super::socket::ChatClient;
-use super::state::{chat_title, ConversationStoreFields, Pending, StateStoreFields};
+use super::state::{chat_title, typing_line, ConversationStoreFields, Pending, StateStoreFields};
 use crate::model::{limits, Chat, ChatId, Message, MessageBody, PresenceMode, UserId};
 use crate::protocol::Refusal;
 use leptos::{ev::SubmitEvent, prelude::*};
@@ -237,6 +237,9 @@ fn preview_text(chat: &Chat) -> String {
     chat.last_message
         .as_ref()
         .map(|message| {
+            if message.deleted {
+                return "Message deleted".to_string();
+            }
             let more = if message.truncated { "…" } else { "" };
             format!("{}{more}", message.text)
         })
@@ -278,8 +281,40 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
             })
             .unwrap_or_default()
     };
+    // Someone removed from a group keeps what they saw, but has no say in it any more.
+    let is_member = Memo::new(move |_| {
+        let me = me.get();
+        store.chats().with(|chats| {
+            chats
+                .iter()
+                .find(|chat| chat.id == chat_id)
+                .zip(me)
+                .is_some_and(|(chat, me)| chat.role_of(me).is_some())
+        })
+    });
     let has_more = move || conversation.has_more().try_get().flatten() == Some(true);
     let draft = RwSignal::new(String::new());
+    let typing = move || {
+        store
+            .typing()
+            .with(|typing| {
+                typing
+                    .get(&chat_id)
+                    .and_then(|typists| typing_line(typists))
+            })
+            .unwrap_or_default()
+    };
+    // Tell the chat while something is being written here, and that it stopped when it is cleared
+    // or the conversation is left.
+    let on_input = move |ev: leptos::ev::Event| {
+        let has_text = !event_target_value(&ev).trim().is_empty();
+        let now = js_sys::Date::now() as i64;
+        client.update(|s| s.composing(chat_id, has_text, now));
+    };
+    // An end needs no time (and the server, which renders this too, has no browser clock).
+    on_cleanup(move || {
+        client.update(|s| s.composing(chat_id, false, 0));
+    });
 
     // Follow the conversation: scroll to the end when a newer message or a pending one appears, but
     // not when older history is loaded above.
@@ -335,29 +370,59 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
                     <PendingRow pending/>
                 </For>
             </ol>
-            <form class="composer" on:submit=on_submit>
-                <input type="text" aria-label="Message" placeholder="Write a message"
-                    autocomplete="off" bind:value=draft/>
-                <button type="submit">"Send"</button>
-            </form>
+            <p class="typing" aria-live="polite">{typing}</p>
+            <Show when=move || is_member.get()
+                fallback=|| view! { <p class="composer">"You are no longer in this group."</p> }>
+                <form class="composer" on:submit=on_submit>
+                    <input type="text" aria-label="Message" placeholder="Write a message"
+                        autocomplete="off" bind:value=draft on:input=on_input/>
+                    <button type="submit">"Send"</button>
+                </form>
+            </Show>
         </section>
     }
 }
 
-/// A stored message: it never changes, so it is read once.
+/// A stored message. Its sender and time never change; its text does when it is edited or
+/// deleted, and only that part re-renders.
 #[component]
 fn MessageRow(#[prop(into)] message: Field<Message>, me: Memo<Option<UserId>>) -> impl IntoView {
     let client = expect_context::<ChatClient>();
-    let (sender, body, sent_at) =
-        message.with_untracked(|m| (m.sender_id, m.body.clone(), m.sent_at));
+    let (sender, sent_at, system) =
+        message.with_untracked(|m| (m.sender_id, m.sent_at, m.system.is_some()));
+    if system {
+        // A change to the group, told in a line of its own.
+        let body = message.with_untracked(|m| m.body.clone());
+        return view! {
+            <li class="system-line">
+                <span class="body" dir="auto">{body}</span>
+                <time>{clock_time(sent_at)}</time>
+            </li>
+        }
+        .into_any();
+    }
     let author = client.store.with_untracked(|s| s.username(sender));
+    let deleted = move || message.with(|m| m.deleted_at.is_some());
+    let text = move || {
+        message.with(|m| match m.deleted_at {
+            Some(_) => view! { <span class="body tombstone">"Message deleted"</span> }.into_any(),
+            None => view! { <span class="body" dir="auto">{m.body.clone()}</span> }.into_any(),
+        })
+    };
+    let edited = move || message.with(|m| m.edited_at.is_some() && m.deleted_at.is_none());
     view! {
-        <li class="message" class:mine=move || me.get() == Some(sender)>
+        <li class="message" class:mine=move || me.get() == Some(sender) class:deleted=deleted>
             <bdi class="author">{author}</bdi>
-            <span class="body" dir="auto">{body}</span>
-            <time>{clock_time(sent_at)}</time>
+            {text}
+            <span class="meta">
+                <Show when=edited>
+                    <span class="edited">"edited"</span>
+                </Show>
+                <time>{clock_time(sent_at)}</time>
+            </span>
         </li>
     }
+    .into_any()
 }
 
 /// A message on its way; re-renders when the server refuses it.

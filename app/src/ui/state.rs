@@ -6,8 +6,9 @@
 //! state in a `reactive_stores::Store` and wakes only the views of what changed (`reactivity::wake`).
 
 use crate::model::{
-    Chat, ChatId, Contact, DirectoryEntry, Message, MessageBody, MessageId, MyStatus, Person, Pos,
-    PresenceMode, Relation, Seq, Settings, User, UserId,
+    Chat, ChatId, ChatKind, Contact, DirectoryEntry, GroupChange, Member, Message, MessageBody,
+    MessageId, MyStatus, Person, Pos, PresenceMode, Relation, Role, Seq, Settings, Timestamp, User,
+    UserId,
 };
 use crate::protocol::{ApiError, ClientEvent, ErrorCode, Reply, Request, RequestId, ServerEvent};
 use reactive_stores::Store;
@@ -106,9 +107,13 @@ pub enum Change {
     MoreChats,
     Conversations,
     Messages(ChatId),
+    /// One loaded message changed in place (edited or deleted).
+    Message(ChatId, MessageId),
     Pending(ChatId),
     HasMore(ChatId),
     Selected,
+    /// Who types in this chat changed.
+    Typing(ChatId),
     Notice,
     Directory,
     FriendFormError,
@@ -144,6 +149,11 @@ pub struct State {
     pub directory: Directory,
     /// Why the last "add a friend" request was refused, shown beside its form.
     pub friend_form_error: Option<String>,
+    /// Who is typing in each chat, in the order they began.
+    pub typing: BTreeMap<ChatId, Vec<User>>,
+    /// The chat I am typing in, and when I last said so.
+    #[store(skip)]
+    my_typing: Option<(ChatId, Timestamp)>,
     /// The search whose answer the directory waits for; older answers are dropped.
     #[store(skip)]
     search_request: Option<RequestId>,
@@ -211,7 +221,10 @@ impl State {
             .me
             .iter()
             .chain(self.people.iter().map(|person| &person.user));
-        let members = self.chats.iter().flat_map(|chat| chat.members.iter());
+        let members = self
+            .chats
+            .iter()
+            .flat_map(|chat| chat.members.iter().map(|member| &member.user));
         known
             .chain(members)
             .find(|user| user.id == id)
@@ -261,6 +274,9 @@ impl State {
                 more_chats,
             } => {
                 self.touched(Change::All);
+                // Typing began anew with this connection, on both sides.
+                self.typing.clear();
+                self.my_typing = None;
                 self.waiting = waiting;
                 self.me = Some(user);
                 self.set_people(people);
@@ -312,15 +328,25 @@ impl State {
             }
             ServerEvent::Error { id, error } => requests.extend(self.apply_error(id, error)),
             ServerEvent::MessageNew { seq, message, .. } => {
-                match self
-                    .chats
-                    .iter_mut()
-                    .find(|chat| chat.id == message.chat_id)
-                {
+                let chat_id = message.chat_id;
+                let mine = self.me.as_ref().map(|me| me.id) == Some(message.sender_id);
+                let i_left = mine && matches!(message.system, Some(GroupChange::Left { .. }));
+                match self.chats.iter_mut().find(|chat| chat.id == chat_id) {
                     Some(chat) => {
                         self.reload |= self.syncing.is_none() && seq > chat.seq + 1;
+                        // A chat read after the change already shows it.
+                        let fresh = seq > chat.seq;
                         chat.seq = chat.seq.max(seq);
+                        if i_left {
+                            self.forget_chat(chat_id);
+                            return requests;
+                        }
+                        if let (Some(change), true) = (&message.system, fresh) {
+                            self.changed_group(chat_id, message.sender_id, change);
+                        }
                     }
+                    // Leaving on another device: the chat is gone here already.
+                    None if i_left => return requests,
                     // A chat beyond the pages loaded just became the most recent: fetch the top
                     // page, which now holds it.
                     None => requests.push(self.request(ClientEvent::ChatsList {
@@ -330,9 +356,23 @@ impl State {
                 }
                 self.add_message(message);
             }
+            ServerEvent::MessageEdited { seq, message, .. }
+            | ServerEvent::MessageDeleted { seq, message, .. } => {
+                if let Some(chat) = self.chats.iter_mut().find(|c| c.id == message.chat_id) {
+                    self.reload |= self.syncing.is_none() && seq > chat.seq + 1;
+                    chat.seq = chat.seq.max(seq);
+                }
+                self.replace_message(message);
+            }
             ServerEvent::ChatNew { seq, chat, .. } => {
                 self.user_event(seq);
                 self.upsert_chat(chat);
+            }
+            ServerEvent::ChatDeleted { chat_id, .. } => {
+                if self.forget_chat(chat_id) {
+                    self.notice = Some("A group you were in was deleted.".into());
+                    self.touched(Change::Notice);
+                }
             }
             ServerEvent::ContactChanged { seq, contact, .. } => {
                 if self.user_event(seq) {
@@ -372,6 +412,11 @@ impl State {
                 }
             }
             ServerEvent::UserStatus { person } => self.set_person(person),
+            ServerEvent::Typing {
+                chat_id,
+                user,
+                typing,
+            } => self.set_typing(chat_id, user, typing),
         }
         requests
     }
@@ -403,6 +448,12 @@ impl State {
                 }
                 self.set_more_chats(has_more);
             }
+            Reply::Left { chat_id } => {
+                self.forget_chat(chat_id);
+            }
+            Reply::Ok => {}
+            // Asked for by the group and message views to come; nothing here asks yet.
+            Reply::Bans { .. } | Reply::Rooms { .. } | Reply::Versions { .. } => {}
             Reply::Message { message } => self.add_message(message),
             Reply::Contact { contact } => {
                 if self.friend_form_request == Some(id) {
@@ -621,6 +672,9 @@ impl State {
 
     /// Queues a message as pending and sends it.
     pub fn send(&mut self, chat_id: ChatId, body: MessageBody, nonce: String) -> Effects {
+        // Sending ends typing there, on the server's side too.
+        self.my_typing
+            .take_if(|(typing_in, _)| *typing_in == chat_id);
         let body = body.into_inner();
         self.conversation(chat_id).pending.push(Pending {
             nonce: nonce.clone(),
@@ -634,6 +688,44 @@ impl State {
             body,
         });
         self.effects(vec![request])
+    }
+
+    /// The composer of `chat_id` holds text (`typing`) or not, at `now`: tells the chat when typing
+    /// begins, again every `TYPING_REPEAT_MS` while it goes on, and when it ends.
+    pub fn composing(&mut self, chat_id: ChatId, typing: bool, now: Timestamp) -> Effects {
+        let mut requests = Vec::new();
+        let stop = |chat_id| ClientEvent::TypingStop { chat_id };
+        match (typing, self.my_typing) {
+            (true, Some((chat, at))) if chat == chat_id && now - at < TYPING_REPEAT_MS => {}
+            (true, previous) => {
+                if let Some((elsewhere, _)) = previous.filter(|(chat, _)| *chat != chat_id) {
+                    requests.push(self.request(stop(elsewhere)));
+                }
+                requests.push(self.request(ClientEvent::TypingStart { chat_id }));
+                self.my_typing = Some((chat_id, now));
+            }
+            (false, Some((chat, _))) => {
+                requests.push(self.request(stop(chat)));
+                self.my_typing = None;
+            }
+            (false, None) => {}
+        }
+        self.effects(requests)
+    }
+
+    /// Takes in that `user` began or stopped typing in `chat_id`.
+    fn set_typing(&mut self, chat_id: ChatId, user: User, typing: bool) {
+        let typists = self.typing.entry(chat_id).or_default();
+        let known = typists.iter().any(|typist| typist.id == user.id);
+        match (typing, known) {
+            (true, false) => typists.push(user),
+            (false, true) => typists.retain(|typist| typist.id != user.id),
+            _ => return,
+        }
+        if typists.is_empty() {
+            self.typing.remove(&chat_id);
+        }
+        self.touched(Change::Typing(chat_id));
     }
 
     /// Searches the directory for people whose name starts with `query`; a blank query clears it.
@@ -840,6 +932,57 @@ impl State {
         self.sort_chats();
     }
 
+    /// Applies a change to a group that a system line tells of, made by `actor`. Someone removed
+    /// keeps the chat and what they saw, without a say in it.
+    fn changed_group(&mut self, chat_id: ChatId, actor: UserId, change: &GroupChange) {
+        let Some(chat) = self.chats.iter_mut().find(|chat| chat.id == chat_id) else {
+            return;
+        };
+        let join = |chat: &mut Chat, user: &User| {
+            if chat.role_of(user.id).is_none() {
+                chat.members.push(Member {
+                    user: user.clone(),
+                    role: Role::Member,
+                });
+            }
+        };
+        match change {
+            GroupChange::Created { .. } => return,
+            GroupChange::Renamed { title } => chat.title = Some(title.clone()),
+            GroupChange::Visibility { public } => chat.public = *public,
+            GroupChange::Added { users } => users.iter().for_each(|user| join(chat, user)),
+            GroupChange::Joined { user } => join(chat, user),
+            GroupChange::Removed { user, .. } => chat.members.retain(|m| m.user.id != user.id),
+            GroupChange::Left { new_owner } => {
+                chat.members.retain(|member| member.user.id != actor);
+                let owner = new_owner.as_ref().map(|owner| owner.id);
+                for member in chat.members.iter_mut().filter(|m| Some(m.user.id) == owner) {
+                    member.role = Role::Owner;
+                }
+            }
+            GroupChange::RoleChanged { user, role } => {
+                for member in chat.members.iter_mut().filter(|m| m.user.id == user.id) {
+                    member.role = *role;
+                }
+            }
+        }
+        self.touched(Change::Chat(chat_id));
+    }
+
+    /// Drops a chat the user is no longer in, and its conversation; true if it was loaded.
+    fn forget_chat(&mut self, chat_id: ChatId) -> bool {
+        let loaded = self.chats.iter().any(|chat| chat.id == chat_id);
+        self.chats.retain(|chat| chat.id != chat_id);
+        self.conversations.remove(&chat_id);
+        if self.selected == Some(chat_id) {
+            self.selected = None;
+            self.touched(Change::Selected);
+        }
+        self.touched(Change::ChatList);
+        self.touched(Change::Conversations);
+        loaded
+    }
+
     /// Orders chats by activity; a chat that moved changes the list.
     fn sort_chats(&mut self) {
         let sorted = self
@@ -850,6 +993,30 @@ impl State {
             self.chats
                 .sort_by_key(|chat| std::cmp::Reverse(chat.position()));
             self.touched(Change::ChatList);
+        }
+    }
+
+    /// Takes in a message as it is now (edited or deleted), where it is loaded and in its chat's
+    /// preview.
+    fn replace_message(&mut self, message: Message) {
+        let chat_id = message.chat_id;
+        if let Some(conversation) = self.conversations.get_mut(&chat_id) {
+            if let Ok(at) = conversation
+                .messages
+                .binary_search_by_key(&message.id, |known| known.id)
+            {
+                if conversation.messages[at] != message {
+                    conversation.messages[at] = message.clone();
+                    self.touched(Change::Message(chat_id, message.id));
+                }
+            }
+        }
+        if let Some(chat) = self.chats.iter_mut().find(|chat| chat.id == chat_id) {
+            let before = chat.last_message.clone();
+            chat.saw(&message);
+            if chat.last_message != before {
+                self.touched(Change::Chat(chat_id));
+            }
         }
     }
 
@@ -895,8 +1062,25 @@ impl State {
     }
 }
 
-/// The name a chat is shown under, to `me`: the other member's, for a direct chat.
+/// How often a composer that is still being typed in says so again: well within the server's
+/// lease (`limits::TYPING_LEASE_SECS`).
+pub const TYPING_REPEAT_MS: Timestamp = 3_000;
+
+/// The line under a conversation telling who is typing, if anyone is.
+pub fn typing_line(typists: &[User]) -> Option<String> {
+    match typists {
+        [] => None,
+        [one] => Some(format!("{} is typing…", one.username)),
+        [one, two] => Some(format!("{} and {} are typing…", one.username, two.username)),
+        _ => Some("several people are typing…".into()),
+    }
+}
+
+/// The name a chat is shown under, to `me`: a group's title, or the other member's name.
 pub fn chat_title(chat: &Chat, me: Option<UserId>) -> String {
+    if chat.kind == ChatKind::Group {
+        return chat.title.clone().unwrap_or_else(|| "Group".into());
+    }
     chat.peer(me.unwrap_or(UserId(0)))
         .map(|user| user.username.clone())
         .unwrap_or_else(|| "Just you".into())
@@ -905,7 +1089,7 @@ pub fn chat_title(chat: &Chat, me: Option<UserId>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ChatKind, MessageId, Presence, Status};
+    use crate::model::{MessageId, Presence, Status};
 
     fn user(id: i64, name: &str) -> User {
         User {
@@ -914,11 +1098,20 @@ mod tests {
         }
     }
 
+    fn member(id: i64, name: &str) -> Member {
+        Member {
+            user: user(id, name),
+            role: Role::Member,
+        }
+    }
+
     fn chat(id: i64) -> Chat {
         Chat {
             id: ChatId(id),
             kind: ChatKind::Direct,
-            members: vec![user(1, "ann"), user(2, "bob")],
+            title: None,
+            public: false,
+            members: vec![member(1, "ann"), member(2, "bob")],
             created_at: 10,
             active_at: 10,
             last_message: None,
@@ -946,10 +1139,17 @@ mod tests {
             nonce: nonce.into(),
             body: format!("body {id}"),
             sent_at: 100 + id,
+            system: None,
+            edited_at: None,
+            deleted_at: None,
         }
     }
 
     fn ready(pos: Pos) -> ServerEvent {
+        ready_with(pos, vec![chat(1)])
+    }
+
+    fn ready_with(pos: Pos, chats: Vec<Chat>) -> ServerEvent {
         ServerEvent::Ready {
             user: user(1, "ann"),
             epoch: "e1".into(),
@@ -969,7 +1169,7 @@ mod tests {
             settings: Settings::default(),
             status: MyStatus::default(),
             waiting: vec![],
-            chats: vec![chat(1)],
+            chats,
             more_chats: false,
         }
     }
@@ -982,6 +1182,229 @@ mod tests {
         assert_eq!(store.people.len(), 1);
         assert_eq!(store.people[0].user.username, "bob");
         assert_eq!(chat_title(&store.chats[0], Some(UserId(1))), "bob");
+    }
+
+    /// A group of ann (me, the owner) and bob, at seq 1.
+    fn group() -> Chat {
+        Chat {
+            kind: ChatKind::Group,
+            title: Some("Team".into()),
+            seq: 1,
+            members: vec![
+                Member {
+                    role: Role::Owner,
+                    ..member(1, "ann")
+                },
+                member(2, "bob"),
+            ],
+            ..chat(1)
+        }
+    }
+
+    fn line(id: i64, sender: i64, change: GroupChange) -> Message {
+        Message {
+            system: Some(change),
+            ..message(id, sender, &format!("system 1 {id}"))
+        }
+    }
+
+    #[test]
+    fn system_lines_change_the_group_once() {
+        let mut store = State::default();
+        store.apply(ready_with(5, vec![group()]));
+        let cy = user(3, "cy");
+        let added = line(
+            10,
+            1,
+            GroupChange::Added {
+                users: vec![cy.clone()],
+            },
+        );
+        store.apply(ServerEvent::MessageNew {
+            pos: 6,
+            seq: 2,
+            message: added.clone(),
+        });
+        assert_eq!(store.chats[0].role_of(cy.id), Some(Role::Member));
+        // Replayed, it changes nothing more.
+        store.apply(ServerEvent::MessageNew {
+            pos: 6,
+            seq: 2,
+            message: added,
+        });
+        assert_eq!(store.chats[0].members.len(), 3);
+        assert_eq!(store.conversations[&ChatId(1)].messages.len(), 1);
+        let renamed = line(
+            11,
+            1,
+            GroupChange::Renamed {
+                title: "Crew".into(),
+            },
+        );
+        store.apply(ServerEvent::MessageNew {
+            pos: 7,
+            seq: 3,
+            message: renamed,
+        });
+        assert_eq!(chat_title(&store.chats[0], Some(UserId(1))), "Crew");
+        let bob_left = line(12, 2, GroupChange::Left { new_owner: None });
+        store.apply(ServerEvent::MessageNew {
+            pos: 8,
+            seq: 4,
+            message: bob_left,
+        });
+        assert_eq!(store.chats[0].role_of(UserId(2)), None);
+        // Removed, I keep the chat and what I saw, with no say in it.
+        let removed = line(
+            13,
+            3,
+            GroupChange::Removed {
+                user: user(1, "ann"),
+                banned: false,
+            },
+        );
+        store.apply(ServerEvent::MessageNew {
+            pos: 9,
+            seq: 5,
+            message: removed,
+        });
+        assert_eq!(store.chats[0].role_of(UserId(1)), None);
+        assert_eq!(store.conversations[&ChatId(1)].messages.len(), 4);
+    }
+
+    #[test]
+    fn leaving_or_a_deletion_takes_the_group_away() {
+        let mut store = State::default();
+        store.apply(ready_with(5, vec![group()]));
+        store.select_chat(ChatId(1));
+        let i_left = line(
+            10,
+            1,
+            GroupChange::Left {
+                new_owner: Some(user(2, "bob")),
+            },
+        );
+        store.apply(ServerEvent::MessageNew {
+            pos: 6,
+            seq: 2,
+            message: i_left.clone(),
+        });
+        assert!(store.chats.is_empty() && store.conversations.is_empty());
+        assert_eq!(store.selected, None);
+        let effects = store.apply(ServerEvent::MessageNew {
+            pos: 6,
+            seq: 2,
+            message: i_left,
+        });
+        assert!(
+            effects.requests.is_empty(),
+            "a chat I left is not fetched again"
+        );
+        assert!(store.conversations.is_empty());
+
+        let mut store = State::default();
+        store.apply(ready_with(5, vec![group()]));
+        store.apply(ServerEvent::ChatDeleted {
+            pos: 6,
+            seq: 2,
+            chat_id: ChatId(1),
+        });
+        assert!(store.chats.is_empty());
+        assert!(store.notice.is_some());
+    }
+
+    #[test]
+    fn edits_and_deletions_replace_the_message_and_the_preview() {
+        let mut store = State::default();
+        store.apply(ready(5));
+        let sent = message(7, 2, "x");
+        store.apply(ServerEvent::MessageNew {
+            pos: 6,
+            seq: 1,
+            message: sent.clone(),
+        });
+        let edited = Message {
+            body: "better".into(),
+            edited_at: Some(200),
+            ..sent.clone()
+        };
+        let effects = store.apply(ServerEvent::MessageEdited {
+            pos: 7,
+            seq: 2,
+            message: edited.clone(),
+        });
+        assert!(effects
+            .changed
+            .contains(&Change::Message(ChatId(1), MessageId(7))));
+        assert_eq!(store.conversations[&ChatId(1)].messages, vec![edited]);
+        assert_eq!(store.chats[0].last_message.as_ref().unwrap().text, "better");
+        let deleted = Message {
+            body: String::new(),
+            deleted_at: Some(300),
+            ..sent
+        };
+        store.apply(ServerEvent::MessageDeleted {
+            pos: 8,
+            seq: 3,
+            message: deleted,
+        });
+        assert!(store.chats[0].last_message.as_ref().unwrap().deleted);
+        assert_eq!(store.chats[0].seq, 3);
+    }
+
+    #[test]
+    fn typing_is_told_when_it_begins_every_few_seconds_and_when_it_ends() {
+        let mut store = State::default();
+        store.apply(ready(5));
+        let sent = |effects: Effects| -> Vec<ClientEvent> {
+            effects.requests.into_iter().map(|r| r.event).collect()
+        };
+        let (one, two) = (ChatId(1), ChatId(2));
+        let start = |chat_id| ClientEvent::TypingStart { chat_id };
+        let stop = |chat_id| ClientEvent::TypingStop { chat_id };
+        assert_eq!(sent(store.composing(one, true, 1_000)), vec![start(one)]);
+        assert_eq!(sent(store.composing(one, true, 2_000)), vec![]);
+        assert_eq!(sent(store.composing(one, true, 4_000)), vec![start(one)]);
+        assert_eq!(
+            sent(store.composing(two, true, 4_100)),
+            vec![stop(one), start(two)]
+        );
+        assert_eq!(sent(store.composing(two, false, 4_200)), vec![stop(two)]);
+        assert_eq!(sent(store.composing(two, false, 4_300)), vec![]);
+        store.composing(one, true, 5_000);
+        store.send(one, body("hi"), "n1".into());
+        assert_eq!(
+            sent(store.composing(one, false, 5_100)),
+            vec![],
+            "sending ended it already"
+        );
+    }
+
+    #[test]
+    fn who_types_is_shown_in_a_line() {
+        let mut store = State::default();
+        store.apply(ready(5));
+        let typing = |user, typing| ServerEvent::Typing {
+            chat_id: ChatId(1),
+            user,
+            typing,
+        };
+        let line = |store: &State| typing_line(store.typing.get(&ChatId(1)).map_or(&[][..], |t| t));
+        store.apply(typing(user(2, "bob"), true));
+        assert_eq!(line(&store).as_deref(), Some("bob is typing…"));
+        store.apply(typing(user(3, "cy"), true));
+        store.apply(typing(user(3, "cy"), true));
+        assert_eq!(line(&store).as_deref(), Some("bob and cy are typing…"));
+        store.apply(typing(user(4, "di"), true));
+        assert_eq!(line(&store).as_deref(), Some("several people are typing…"));
+        for id in [2, 3, 4] {
+            store.apply(typing(user(id, "x"), false));
+        }
+        assert_eq!(line(&store), None);
+        assert!(store.typing.is_empty());
+        store.apply(typing(user(2, "bob"), true));
+        store.apply(ready(9));
+        assert!(store.typing.is_empty(), "a new connection starts afresh");
     }
 
     #[test]
@@ -1503,7 +1926,7 @@ mod tests {
             .requests
             .remove(0);
         let mut opened = chat(3);
-        opened.members = vec![user(1, "ann"), user(3, "cy")];
+        opened.members = vec![member(1, "ann"), member(3, "cy")];
         apply(
             &mut state,
             ServerEvent::Reply {

@@ -11,43 +11,82 @@ use super::log::{next_chat_seq, next_user_seq, Append, Fact, Logged, Stream};
 use super::{placeholders, refuse, rows_for_ids, Db};
 use crate::error::{Error, Result};
 use app::model::{
-    limits, Chat, ChatId, ChatKind, ChatPosition, Message, MessageBody, MessageId, MessagePreview,
-    Nonce, User, UserId,
+    limits, Chat, ChatId, ChatKind, ChatPosition, Member, Message, MessageBody, MessageId,
+    MessagePreview, Nonce, Role, Seq, User, UserId,
 };
 use app::protocol::{Refusal, ServerEvent};
-use sqlx::AnyPool;
+use sqlx::{Any, AnyConnection, AnyPool, Transaction};
 use std::collections::HashMap;
 
 #[derive(sqlx::FromRow)]
-struct ChatRow {
+pub(super) struct ChatRow {
     id: i64,
     kind: String,
+    title: Option<String>,
+    public: i64,
     created_at: i64,
     active_at: i64,
     last_seq: i64,
 }
 
 #[derive(sqlx::FromRow)]
-struct MessageRow {
+pub(super) struct MessageRow {
     id: i64,
     chat_id: i64,
     sender_id: i64,
     nonce: String,
     body: String,
     sent_at: i64,
+    system: Option<String>,
+    edited_at: Option<i64>,
+    deleted_at: Option<i64>,
+    /// The seq of the event that sent it; not part of the wire message.
+    pub(super) seq: i64,
 }
 
-impl From<MessageRow> for Message {
-    fn from(row: MessageRow) -> Self {
-        Message {
+impl TryFrom<MessageRow> for Message {
+    type Error = Error;
+    fn try_from(row: MessageRow) -> Result<Self> {
+        let system = row
+            .system
+            .map(|stored| {
+                serde_json::from_str(&stored).map_err(|e| {
+                    Error::Internal(format!(
+                        "message {} holds an unreadable change: {e}",
+                        row.id
+                    ))
+                })
+            })
+            .transpose()?;
+        Ok(Message {
             id: MessageId(row.id),
             chat_id: ChatId(row.chat_id),
             sender_id: UserId(row.sender_id),
             nonce: row.nonce,
             body: row.body,
             sent_at: row.sent_at,
-        }
+            system,
+            edited_at: row.edited_at,
+            deleted_at: row.deleted_at,
+        })
     }
+}
+
+/// Whether message `msg` fell in one of the membership periods of the user bound at `reader` (a
+/// placeholder such as `$3`). Founding members (`joined_seq` 0) also see the messages from before
+/// the event log, which have no seq.
+pub(super) fn seen_by_reader(reader: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM chat_members p
+           WHERE p.chat_id = msg.chat_id AND p.user_id = {reader}
+             AND (p.joined_seq = 0 OR msg.seq > p.joined_seq)
+             AND (p.left_seq IS NULL OR msg.seq <= p.left_seq))"
+    )
+}
+
+/// Messages from their rows.
+pub(super) fn messages(rows: Vec<MessageRow>) -> Result<Vec<Message>> {
+    rows.into_iter().map(Message::try_from).collect()
 }
 
 #[derive(sqlx::FromRow)]
@@ -55,6 +94,7 @@ struct MemberRow {
     chat_id: i64,
     user_id: i64,
     username: String,
+    role: String,
 }
 
 #[derive(sqlx::FromRow)]
@@ -64,17 +104,97 @@ struct PreviewRow {
     sender_id: i64,
     sent_at: i64,
     body_start: String,
+    deleted_at: Option<i64>,
 }
 
-const CHAT_COLUMNS: &str = "c.id, c.kind, c.created_at, c.active_at, c.last_seq";
-const MESSAGE_COLUMNS: &str = "id, chat_id, sender_id, nonce, body, sent_at";
+pub(super) const CHAT_COLUMNS: &str =
+    "c.id, c.kind, c.title, c.public, c.created_at, c.active_at, c.last_seq";
+pub(super) const MESSAGE_COLUMNS: &str =
+    "id, chat_id, sender_id, nonce, body, sent_at, system, edited_at, deleted_at, seq";
 
 /// The messages with these ids, in no particular order.
 pub(super) async fn load_messages(pool: &AnyPool, ids: &[MessageId]) -> Result<Vec<Message>> {
     let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
     let select = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id IN");
     let rows: Vec<MessageRow> = rows_for_ids(pool, &select, &ids).await?;
-    Ok(rows.into_iter().map(Message::from).collect())
+    messages(rows)
+}
+
+/// The chats of `rows` with their members and newest message's preview, in two more queries on
+/// `conn` (a transaction's, to see what it wrote).
+pub(super) async fn load_chats(conn: &mut AnyConnection, rows: Vec<ChatRow>) -> Result<Vec<Chat>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = placeholders(rows.len());
+    let members_sql = format!(
+        "SELECT m.chat_id, u.id AS user_id, u.username, m.role FROM chat_members m
+         JOIN users u ON u.id = m.user_id
+         WHERE m.chat_id IN ({ids}) AND m.left_seq IS NULL ORDER BY m.joined_seq, m.joined_at, u.id"
+    );
+    // One character more than a preview shows, so it can tell whether the body goes on.
+    let previews_sql = format!(
+        "SELECT m.chat_id, m.id, m.sender_id, m.sent_at, substr(m.body, 1, {}) AS body_start,
+           m.deleted_at
+         FROM chats c JOIN messages m ON m.id = c.last_message_id WHERE c.id IN ({ids})",
+        limits::PREVIEW_MAX_CHARS + 1
+    );
+    let mut members = sqlx::query_as::<_, MemberRow>(&members_sql);
+    let mut previews = sqlx::query_as::<_, PreviewRow>(&previews_sql);
+    for row in &rows {
+        members = members.bind(row.id);
+        previews = previews.bind(row.id);
+    }
+    let mut members_of: HashMap<i64, Vec<Member>> = HashMap::new();
+    for row in members.fetch_all(&mut *conn).await? {
+        let role = Role::from_stored(&row.role)
+            .ok_or_else(|| Error::Internal(format!("unknown role {:?} stored", row.role)))?;
+        members_of.entry(row.chat_id).or_default().push(Member {
+            user: User {
+                id: UserId(row.user_id),
+                username: row.username,
+            },
+            role,
+        });
+    }
+    let mut preview_of: HashMap<i64, MessagePreview> = previews
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .map(|row| {
+            let preview = MessagePreview {
+                deleted: row.deleted_at.is_some(),
+                ..MessagePreview::from_start(
+                    MessageId(row.id),
+                    UserId(row.sender_id),
+                    row.sent_at,
+                    &row.body_start,
+                )
+            };
+            (row.chat_id, preview)
+        })
+        .collect();
+    rows.into_iter()
+        .map(|row| {
+            let kind = ChatKind::from_stored(&row.kind).ok_or_else(|| {
+                Error::Internal(format!(
+                    "chat {} has an unknown kind {:?}",
+                    row.id, row.kind
+                ))
+            })?;
+            Ok(Chat {
+                id: ChatId(row.id),
+                kind,
+                title: row.title,
+                public: row.public != 0,
+                members: members_of.remove(&row.id).unwrap_or_default(),
+                created_at: row.created_at,
+                active_at: row.active_at,
+                last_message: preview_of.remove(&row.id),
+                seq: row.last_seq,
+            })
+        })
+        .collect()
 }
 
 /// The answer to a send whose nonce the sender used before: the stored message if this is a retry of
@@ -86,22 +206,88 @@ fn retried(original: Message, chat: ChatId, body: &MessageBody) -> Result<(Messa
     Ok((original, Vec::new()))
 }
 
+/// Starts `user`'s membership period in `chat`: they see its events after `joined_seq`.
+pub(super) async fn insert_member(
+    tx: &mut Transaction<'_, Any>,
+    chat: ChatId,
+    user: UserId,
+    role: Role,
+    joined_seq: Seq,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO chat_members (chat_id, user_id, joined_at, joined_seq, role)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(chat.0)
+    .bind(user.0)
+    .bind(now)
+    .bind(joined_seq)
+    .bind(role.as_str())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Logs a `chat:new` showing `chat` in the stream of each of `joined` (sorted by id: their row locks
+/// are taken in that order).
+pub(super) async fn tell_joined(
+    tx: &mut Transaction<'_, Any>,
+    append: &mut Append,
+    joined: &[UserId],
+    chat: &Chat,
+) -> Result<()> {
+    for user in joined {
+        let seq = next_user_seq(tx, *user).await?;
+        let shown = chat.clone();
+        append.push(
+            Stream::User(*user),
+            seq,
+            Fact::ChatJoined { chat_id: chat.id },
+            move |pos| ServerEvent::ChatNew {
+                pos,
+                seq,
+                chat: shown,
+            },
+        );
+    }
+    Ok(())
+}
+
 impl Db {
-    /// Fails with `not_member` unless `user` belongs to `chat` now; a chat that does not exist answers
-    /// the same, so non-members learn nothing about which chats exist.
-    pub async fn require_member(&self, chat: ChatId, user: UserId) -> Result<()> {
-        let found = sqlx::query_scalar::<_, i64>(
-            "SELECT user_id FROM chat_members
-             WHERE chat_id = $1 AND user_id = $2 AND left_seq IS NULL",
+    /// Fails with `not_member` unless `user` is or was a member of `chat` and it was not deleted; a
+    /// chat that does not exist answers the same, so outsiders learn nothing about which chats exist.
+    async fn require_reader(&self, chat: ChatId, user: UserId) -> Result<()> {
+        let periods = sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM chat_members m JOIN chats c ON c.id = m.chat_id
+             WHERE m.chat_id = $1 AND m.user_id = $2 AND c.deleted_at IS NULL",
         )
         .bind(chat.0)
         .bind(user.0)
-        .fetch_optional(&self.read)
+        .fetch_one(&self.read)
         .await?;
-        match found {
-            Some(_) => Ok(()),
-            None => Err(Refusal::NotMember { chat_id: chat }.into()),
+        if periods == 0 {
+            return Err(Refusal::NotMember { chat_id: chat }.into());
         }
+        Ok(())
+    }
+
+    /// The current members of `chat` other than `user`, who must be one of them.
+    pub async fn others_in(&self, chat: ChatId, user: UserId) -> Result<Vec<UserId>> {
+        let members = sqlx::query_scalar::<_, i64>(
+            "SELECT user_id FROM chat_members WHERE chat_id = $1 AND left_seq IS NULL",
+        )
+        .bind(chat.0)
+        .fetch_all(&self.read)
+        .await?;
+        if !members.contains(&user.0) {
+            return Err(Refusal::NotMember { chat_id: chat }.into());
+        }
+        Ok(members
+            .into_iter()
+            .filter(|id| *id != user.0)
+            .map(UserId)
+            .collect())
     }
 
     /// The direct chat between `me` and `other`, created (with a `chat:new` for both) on first use.
@@ -145,87 +331,41 @@ impl Db {
         };
         let mut members = vec![me.clone(), other];
         members.sort_by_key(|member| member.id);
-        let (chat, logged) = self
-            .add_founders(tx, ChatId(id), ChatKind::Direct, members, now)
-            .await?;
-        Ok((chat, logged))
+        self.add_founders(tx, ChatId(id), members, now).await
     }
 
-    /// A group chat of `creator` and `others`, each of whom gets `chat:new`.
-    pub async fn create_group(
-        &self,
-        creator: &User,
-        others: &[UserId],
-        now: i64,
-    ) -> Result<(Chat, Vec<Logged>)> {
-        let mut ids: Vec<UserId> = others
-            .iter()
-            .copied()
-            .filter(|id| *id != creator.id)
-            .collect();
-        ids.sort();
-        ids.dedup();
-        let mut members = self.users_by_id(&ids).await?;
-        if let Some(unknown) = ids.iter().find(|id| members.iter().all(|m| m.id != **id)) {
-            return Err(Refusal::UnknownUser { user_id: *unknown }.into());
-        }
-        members.push(creator.clone());
-        members.sort_by_key(|member| member.id);
-        let mut tx = self.write.begin().await?;
-        let id = sqlx::query_scalar::<_, i64>(
-            "INSERT INTO chats (kind, created_at, active_at) VALUES ($1, $2, $2) RETURNING id",
-        )
-        .bind(ChatKind::Group.as_str())
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        self.add_founders(tx, ChatId(id), ChatKind::Group, members, now)
-            .await
-    }
-
-    /// Makes `members` (sorted by id) the first members of the chat just inserted in `tx`, logs a
-    /// `chat:new` for each, and commits.
+    /// Makes `members` (sorted by id) the two members of the direct chat just inserted in `tx`, logs
+    /// a `chat:new` for each, and commits.
     async fn add_founders(
         &self,
         mut tx: sqlx::Transaction<'_, sqlx::Any>,
         id: ChatId,
-        kind: ChatKind,
         members: Vec<User>,
         now: i64,
     ) -> Result<(Chat, Vec<Logged>)> {
         let chat = Chat {
             id,
-            kind,
-            members,
+            kind: ChatKind::Direct,
+            title: None,
+            public: false,
+            members: members
+                .into_iter()
+                .map(|user| Member {
+                    user,
+                    role: Role::Member,
+                })
+                .collect(),
             created_at: now,
             active_at: now,
             last_message: None,
             seq: 0,
         };
-        let mut append = Append::default();
         for member in &chat.members {
-            sqlx::query(
-                "INSERT INTO chat_members (chat_id, user_id, joined_at, joined_seq)
-                 VALUES ($1, $2, $3, 0)",
-            )
-            .bind(id.0)
-            .bind(member.id.0)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            let seq = next_user_seq(&mut tx, member.id).await?;
-            let shown = chat.clone();
-            append.push(
-                Stream::User(member.id),
-                seq,
-                Fact::ChatJoined { chat_id: id },
-                move |pos| ServerEvent::ChatNew {
-                    pos,
-                    seq,
-                    chat: shown,
-                },
-            );
+            insert_member(&mut tx, id, member.user.id, Role::Member, 0, now).await?;
         }
+        let mut append = Append::default();
+        let joined: Vec<UserId> = chat.members.iter().map(|m| m.user.id).collect();
+        tell_joined(&mut tx, &mut append, &joined, &chat).await?;
         let logged = append.write(&mut tx, now).await?;
         tx.commit().await?;
         Ok((chat, logged))
@@ -251,7 +391,7 @@ impl Db {
         let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
         let select = format!("SELECT {CHAT_COLUMNS} FROM chats c WHERE c.id IN");
         let rows = rows_for_ids(&self.read, &select, &ids).await?;
-        self.load_chats(rows).await
+        load_chats(&mut *self.read.acquire().await?, rows).await
     }
 
     /// Up to `limit` of `user`'s chats, most recently active first, after `before` when given, and
@@ -280,72 +420,10 @@ impl Db {
         .await?;
         let has_more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
-        Ok((self.load_chats(rows).await?, has_more))
-    }
-
-    /// The chats of `rows` with their members and newest message's preview, in two more queries.
-    async fn load_chats(&self, rows: Vec<ChatRow>) -> Result<Vec<Chat>> {
-        if rows.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ids = placeholders(rows.len());
-        let members_sql = format!(
-            "SELECT m.chat_id, u.id AS user_id, u.username FROM chat_members m
-             JOIN users u ON u.id = m.user_id
-             WHERE m.chat_id IN ({ids}) AND m.left_seq IS NULL ORDER BY m.joined_at, u.id"
-        );
-        // One character more than a preview shows, so it can tell whether the body goes on.
-        let previews_sql = format!(
-            "SELECT m.chat_id, m.id, m.sender_id, m.sent_at, substr(m.body, 1, {}) AS body_start
-             FROM chats c JOIN messages m ON m.id = c.last_message_id WHERE c.id IN ({ids})",
-            limits::PREVIEW_MAX_CHARS + 1
-        );
-        let mut members = sqlx::query_as::<_, MemberRow>(&members_sql);
-        let mut previews = sqlx::query_as::<_, PreviewRow>(&previews_sql);
-        for row in &rows {
-            members = members.bind(row.id);
-            previews = previews.bind(row.id);
-        }
-        let mut members_of: HashMap<i64, Vec<User>> = HashMap::new();
-        for row in members.fetch_all(&self.read).await? {
-            members_of.entry(row.chat_id).or_default().push(User {
-                id: UserId(row.user_id),
-                username: row.username,
-            });
-        }
-        let mut preview_of: HashMap<i64, MessagePreview> = previews
-            .fetch_all(&self.read)
-            .await?
-            .into_iter()
-            .map(|row| {
-                let preview = MessagePreview::from_start(
-                    MessageId(row.id),
-                    UserId(row.sender_id),
-                    row.sent_at,
-                    &row.body_start,
-                );
-                (row.chat_id, preview)
-            })
-            .collect();
-        rows.into_iter()
-            .map(|row| {
-                let kind = ChatKind::from_stored(&row.kind).ok_or_else(|| {
-                    Error::Internal(format!(
-                        "chat {} has an unknown kind {:?}",
-                        row.id, row.kind
-                    ))
-                })?;
-                Ok(Chat {
-                    id: ChatId(row.id),
-                    kind,
-                    members: members_of.remove(&row.id).unwrap_or_default(),
-                    created_at: row.created_at,
-                    active_at: row.active_at,
-                    last_message: preview_of.remove(&row.id),
-                    seq: row.last_seq,
-                })
-            })
-            .collect()
+        Ok((
+            load_chats(&mut *self.read.acquire().await?, rows).await?,
+            has_more,
+        ))
     }
 
     /// Stores a message from a member of `chat` and logs it once for the chat. A nonce the sender used
@@ -381,8 +459,8 @@ impl Db {
             return refuse(tx, refused).await;
         }
         let inserted = sqlx::query_as::<_, MessageRow>(&format!(
-            "INSERT INTO messages (chat_id, sender_id, nonce, body, sent_at)
-             VALUES ($1, $2, $3, $4, $5)
+            "INSERT INTO messages (chat_id, sender_id, nonce, body, sent_at, seq)
+             VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (sender_id, nonce) DO NOTHING RETURNING {MESSAGE_COLUMNS}"
         ))
         .bind(chat.0)
@@ -390,6 +468,7 @@ impl Db {
         .bind(nonce.as_str())
         .bind(body.as_str())
         .bind(now)
+        .bind(seq)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = inserted else {
@@ -400,7 +479,7 @@ impl Db {
                 .ok_or_else(|| Error::Internal("nonce conflict without a message".into()))
                 .and_then(|original| retried(original, chat, body));
         };
-        let stored = Message::from(row);
+        let stored = Message::try_from(row)?;
         // A clock that stepped back must not move the chat down the list.
         sqlx::query(
             "UPDATE chats SET last_message_id = $1,
@@ -434,11 +513,12 @@ impl Db {
         .bind(nonce.as_str())
         .fetch_optional(&self.read)
         .await?;
-        Ok(row.map(Message::from))
+        row.map(Message::try_from).transpose()
     }
 
     /// Up to `limit` messages of `chat` older than `before` (or the newest), newest first, and whether
-    /// more exist; for members only.
+    /// more exist: those `reader` saw while a member, as `sync` would have shown them. A former
+    /// member keeps what they saw.
     pub async fn history(
         &self,
         reader: UserId,
@@ -446,18 +526,21 @@ impl Db {
         before: Option<MessageId>,
         limit: u32,
     ) -> Result<(Vec<Message>, bool)> {
-        self.require_member(chat, reader).await?;
+        self.require_reader(chat, reader).await?;
         let mut rows = sqlx::query_as::<_, MessageRow>(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = $1 AND id < $2
-             ORDER BY id DESC LIMIT $3"
+            "SELECT {MESSAGE_COLUMNS} FROM messages msg WHERE msg.chat_id = $1 AND msg.id < $2
+               AND {}
+             ORDER BY msg.id DESC LIMIT $4",
+            seen_by_reader("$3")
         ))
         .bind(chat.0)
         .bind(before.map_or(i64::MAX, |id| id.0))
+        .bind(reader.0)
         .bind(i64::from(limit) + 1)
         .fetch_all(&self.read)
         .await?;
         let has_more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
-        Ok((rows.into_iter().map(Message::from).collect(), has_more))
+        Ok((messages(rows)?, has_more))
     }
 }

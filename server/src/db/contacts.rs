@@ -351,6 +351,49 @@ pub(super) async fn may_message_in(
         .check()
 }
 
+/// The people in `targets` (in that order) if `adder` may add each to a group: the direct-message
+/// rule, since being added is being messaged. Takes the row locks of the adder and the targets first,
+/// in id order, as a relation change takes them: a block either precedes this check or waits for
+/// the add to commit.
+pub(super) async fn may_add(
+    tx: &mut Transaction<'_, Any>,
+    adder: UserId,
+    targets: &[UserId],
+) -> Result<Vec<User>> {
+    let mut locking: Vec<UserId> = targets.iter().copied().chain([adder]).collect();
+    locking.sort();
+    locking.dedup();
+    for user in locking {
+        let found = sqlx::query("UPDATE users SET last_seq = last_seq WHERE id = $1")
+            .bind(user.0)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+        if found == 0 {
+            return Err(Refusal::UnknownUser { user_id: user }.into());
+        }
+    }
+    let mut users = Vec::with_capacity(targets.len());
+    for target in targets {
+        let row = sqlx::query_as::<_, MessageRuleRow>(MESSAGE_RULE)
+            .bind(adder.0)
+            .bind(target.0)
+            .fetch_one(&mut **tx)
+            .await?;
+        row.check().map_err(|refused| match refused {
+            Error::Refused(Refusal::MessagesNotAllowed { user_id }) => {
+                Refusal::AddNotAllowed { user_id }.into()
+            }
+            other => other,
+        })?;
+        users.push(User {
+            id: *target,
+            username: row.peer_username,
+        });
+    }
+    Ok(users)
+}
+
 /// Where `me` and `other` stand with each other, read inside the change's transaction.
 async fn read_pair(tx: &mut Transaction<'_, Any>, me: UserId, other: UserId) -> Result<Pair> {
     let rows = sqlx::query_as::<_, (i64, String)>(

@@ -1,6 +1,6 @@
 //! The event log: every change others must hear about, stored once.
 //!
-//! A change to a chat (a message, later edits, reads and membership) is one event in that chat's
+//! A change to a chat (a message, a change to a group; later edits and reads) is one event in that chat's
 //! stream; a change that concerns one user alone (being added to a chat) is one event in that user's
 //! stream. Each event has a `seq`, counting within its stream without gaps, and a `pos`, its place
 //! in the one log all streams share. A writer takes the log's head row last, just before it commits,
@@ -51,19 +51,48 @@ pub enum Fact {
     /// A user event: `user_id`, whom the user waited for, came online.
     #[serde(rename = "user_arrived@1")]
     UserArrived { user_id: UserId },
+    /// A chat event: a group changed (its title, visibility, members or roles); message
+    /// `message_id` is the system line telling of it.
+    #[serde(rename = "group_changed@1")]
+    GroupChanged { message_id: MessageId },
+    /// A chat event: the sender edited the message (sent at `sent_seq`); it is in `messages` as
+    /// it is now.
+    #[serde(rename = "message_edited@1")]
+    MessageEdited {
+        message_id: MessageId,
+        sent_seq: Seq,
+    },
+    /// A chat event: the message (sent at `sent_seq`) was deleted.
+    #[serde(rename = "message_deleted@1")]
+    MessageDeleted {
+        message_id: MessageId,
+        sent_seq: Seq,
+    },
+    /// A chat event: the owner deleted the group; every membership ended with it.
+    #[serde(rename = "group_deleted@1")]
+    GroupDeleted,
 }
 
 impl Fact {
-    /// The chat whose members this fact changes: members known from before it are stale.
-    pub fn membership_of(&self) -> Option<ChatId> {
+    /// For a chat event about an earlier message, that message's seq: only members who saw it hear
+    /// of the change.
+    pub fn about_seq(&self) -> Option<Seq> {
         match self {
-            Fact::ChatJoined { chat_id } => Some(*chat_id),
-            Fact::MessageSent { .. }
-            | Fact::ContactChanged { .. }
-            | Fact::SettingsChanged
-            | Fact::StatusChanged
-            | Fact::WaitingChanged
-            | Fact::UserArrived { .. } => None,
+            Fact::MessageEdited { sent_seq, .. } | Fact::MessageDeleted { sent_seq, .. } => {
+                Some(*sent_seq)
+            }
+            _ => None,
+        }
+    }
+}
+
+impl Logged {
+    /// The chat whose members this event changes: members known from before it are stale.
+    pub fn membership_of(&self) -> Option<ChatId> {
+        match (&self.fact, self.stream) {
+            (Fact::ChatJoined { chat_id }, _) => Some(*chat_id),
+            (Fact::GroupChanged { .. } | Fact::GroupDeleted, Stream::Chat(chat)) => Some(chat),
+            _ => None,
         }
     }
 }
@@ -112,6 +141,13 @@ impl MemberPeriod {
     pub fn sees(&self, seq: Seq) -> bool {
         self.joined_seq < seq && self.left_seq.is_none_or(|left| seq <= left)
     }
+
+    /// Whether the member sees the event at `seq`, which concerns the message sent at `about`:
+    /// they must have seen that message too. Founders (`joined_seq` 0) saw everything, the messages
+    /// from before the log (seq 0) included.
+    pub fn sees_about(&self, seq: Seq, about: Option<Seq>) -> bool {
+        self.sees(seq) && about.is_none_or(|sent| self.joined_seq == 0 || sent > self.joined_seq)
+    }
 }
 
 type BuildEvent = Box<dyn FnOnce(Pos) -> ServerEvent + Send>;
@@ -133,6 +169,12 @@ impl Append {
         event: impl FnOnce(Pos) -> ServerEvent + Send + 'static,
     ) {
         self.entries.push((stream, seq, fact, Box::new(event)));
+    }
+
+    /// These events, then `later`'s.
+    pub fn then(mut self, later: Append) -> Append {
+        self.entries.extend(later.entries);
+        self
     }
 
     /// Takes the next positions and writes the events. The head's row stays locked until the
@@ -157,8 +199,8 @@ impl Append {
             let stored =
                 serde_json::to_string(&fact).map_err(|e| Error::Internal(e.to_string()))?;
             sqlx::query(
-                "INSERT INTO events (pos, chat_id, user_id, seq, fact, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO events (pos, chat_id, user_id, seq, fact, created_at, about_seq)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(pos)
             .bind(chat_id)
@@ -166,6 +208,7 @@ impl Append {
             .bind(seq)
             .bind(stored)
             .bind(now)
+            .bind(fact.about_seq())
             .execute(&mut **tx)
             .await?;
             logged.push(Logged {
@@ -268,6 +311,7 @@ impl Db {
              SELECT {EVENT_COLUMNS} FROM chat_members m JOIN events e ON e.chat_id = m.chat_id
              WHERE m.user_id = $1 AND e.pos > $2 AND e.pos <= $3
                AND e.seq > m.joined_seq AND (m.left_seq IS NULL OR e.seq <= m.left_seq)
+               AND (e.about_seq IS NULL OR m.joined_seq = 0 OR e.about_seq > m.joined_seq)
              ORDER BY pos LIMIT $4"
         ))
         .bind(user.0)
@@ -387,7 +431,11 @@ impl Db {
         let mut waiting_of = Vec::new();
         for (_, _, stream, fact) in &events {
             match fact {
-                Fact::MessageSent { message_id } => message_ids.push(*message_id),
+                Fact::MessageSent { message_id }
+                | Fact::GroupChanged { message_id }
+                | Fact::MessageEdited { message_id, .. }
+                | Fact::MessageDeleted { message_id, .. } => message_ids.push(*message_id),
+                Fact::GroupDeleted => {}
                 Fact::ChatJoined { chat_id } => chat_ids.push(*chat_id),
                 Fact::ContactChanged { other_id, .. } => user_ids.push(*other_id),
                 Fact::UserArrived { user_id } => user_ids.push(*user_id),
@@ -403,7 +451,9 @@ impl Db {
                 }
             }
         }
-        let mut messages: HashMap<_, _> = load_messages(&self.read, &message_ids)
+        message_ids.sort();
+        message_ids.dedup();
+        let messages: HashMap<_, _> = load_messages(&self.read, &message_ids)
             .await?
             .into_iter()
             .map(|message| (message.id, message))
@@ -427,17 +477,43 @@ impl Db {
         events
             .into_iter()
             .map(|(pos, seq, stream, fact)| {
+                // One page may name a message more than once: sent, edited, deleted.
+                let message =
+                    |id: &MessageId| messages.get(id).cloned().ok_or_else(|| missing(pos));
                 let event = match &fact {
-                    Fact::MessageSent { message_id } => ServerEvent::MessageNew {
+                    Fact::MessageSent { message_id } | Fact::GroupChanged { message_id } => {
+                        ServerEvent::MessageNew {
+                            pos,
+                            seq,
+                            message: message(message_id)?,
+                        }
+                    }
+                    Fact::MessageEdited { message_id, .. } => ServerEvent::MessageEdited {
                         pos,
                         seq,
-                        message: messages.remove(message_id).ok_or_else(|| missing(pos))?,
+                        message: message(message_id)?,
                     },
-                    Fact::ChatJoined { chat_id } => ServerEvent::ChatNew {
+                    Fact::MessageDeleted { message_id, .. } => ServerEvent::MessageDeleted {
                         pos,
                         seq,
-                        chat: chats.get(chat_id).cloned().ok_or_else(|| missing(pos))?,
+                        message: message(message_id)?,
                     },
+                    Fact::GroupDeleted => {
+                        let Stream::Chat(chat_id) = stream else {
+                            return Err(missing(pos));
+                        };
+                        ServerEvent::ChatDeleted { pos, seq, chat_id }
+                    }
+                    Fact::ChatJoined { chat_id } => {
+                        let mut chat = chats.get(chat_id).cloned().ok_or_else(|| missing(pos))?;
+                        // Someone no longer in it sees no message from after they left.
+                        if let Stream::User(reader) = stream {
+                            if chat.role_of(reader).is_none() {
+                                chat.last_message = None;
+                            }
+                        }
+                        ServerEvent::ChatNew { pos, seq, chat }
+                    }
                     Fact::ContactChanged {
                         other_id,
                         relation,
@@ -534,6 +610,27 @@ mod tests {
                 r#"{"fact":"user_arrived@1","user_id":5}"#,
                 Fact::UserArrived { user_id: UserId(5) },
             ),
+            (
+                r#"{"fact":"group_changed@1","message_id":14}"#,
+                Fact::GroupChanged {
+                    message_id: MessageId(14),
+                },
+            ),
+            (r#"{"fact":"group_deleted@1"}"#, Fact::GroupDeleted),
+            (
+                r#"{"fact":"message_edited@1","message_id":15,"sent_seq":3}"#,
+                Fact::MessageEdited {
+                    message_id: MessageId(15),
+                    sent_seq: 3,
+                },
+            ),
+            (
+                r#"{"fact":"message_deleted@1","message_id":16,"sent_seq":4}"#,
+                Fact::MessageDeleted {
+                    message_id: MessageId(16),
+                    sent_seq: 4,
+                },
+            ),
         ];
         for (json, fact) in stored {
             assert_eq!(serde_json::from_str::<Fact>(json).unwrap(), fact);
@@ -556,5 +653,18 @@ mod tests {
             ..period
         };
         assert!(current.sees(1000));
+        assert!(
+            !period.sees_about(5, Some(2)),
+            "an edit of what they never saw"
+        );
+        assert!(period.sees_about(5, Some(4)));
+        let founder = MemberPeriod {
+            joined_seq: 0,
+            ..period
+        };
+        assert!(
+            founder.sees_about(5, Some(0)),
+            "founders saw the messages from before the log"
+        );
     }
 }

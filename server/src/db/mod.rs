@@ -12,6 +12,8 @@ mod accounts;
 pub use accounts::SessionRow;
 mod chats;
 mod contacts;
+mod groups;
+mod messages;
 pub use contacts::{RelationChange, SettingsChange};
 mod log;
 pub use log::{Fact, Logged, MemberPeriod, Stream};
@@ -198,7 +200,7 @@ async fn refuse<T>(tx: sqlx::Transaction<'_, sqlx::Any>, error: impl Into<Error>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::model::{ChatId, ChatKind, MessageBody, Nonce, UserId};
+    use app::model::{ChatId, ChatKind, GroupTitle, MessageBody, Nonce, UserId};
 
     /// A database made by the release before the event log keeps its chats and history.
     #[tokio::test]
@@ -246,7 +248,11 @@ mod tests {
         assert_eq!(history.len(), 1);
 
         let ann = db.user(UserId(1)).await.unwrap().unwrap();
-        let (group, _) = db.create_group(&ann, &[UserId(2)], 6).await.unwrap();
+        let title = GroupTitle::parse("after").unwrap();
+        let (group, _) = db
+            .create_group(&ann, &title, &[UserId(2)], false, 10, 6)
+            .await
+            .unwrap();
         assert_eq!(group.kind, ChatKind::Group, "the widened kinds hold");
 
         let body = MessageBody::parse("after the upgrade".into()).unwrap();
@@ -255,8 +261,22 @@ mod tests {
             .send_message(UserId(1), ChatId(1), &nonce, &body, 6)
             .await
             .unwrap();
-        assert_eq!((logged[0].pos, logged[0].seq), (3, 1), "after two chat:new");
+        assert_eq!(
+            (logged[0].pos, logged[0].seq),
+            (4, 1),
+            "after the group's two chat:new and its first line"
+        );
         let page = db.sync(UserId(2), db.epoch(), 0, 10).await.unwrap();
-        assert_eq!(page.events.len(), 2, "bob's chat:new and the message");
+        assert_eq!(
+            page.events.len(),
+            3,
+            "bob's chat:new for the group, its first line, and the message"
+        );
+        let (history, _) = db.history(UserId(2), ChatId(1), None, 10).await.unwrap();
+        assert_eq!(
+            history.len(),
+            2,
+            "the message from before the log, and the new one"
+        );
     }
 }

@@ -93,6 +93,7 @@ where
         );
         close(&mut socket, reason.code, reason.reason).await;
     }
+    state.typing.connection_closed(registration.id);
     if state.hub.unregister(user.id, registration.id) {
         state.presence.changed_here(user.id).await;
     }
@@ -115,6 +116,7 @@ where
     heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last_heard = Instant::now();
     let mut malformed_in_a_row = 0;
+    let mut connection = dispatch::Connection::new(user.clone(), registration.id);
     loop {
         tokio::select! {
             biased;
@@ -133,7 +135,7 @@ where
                 last_heard = Instant::now();
                 match incoming {
                     Some(Ok(Message::Text(text))) => {
-                        let outcome = dispatch::handle(state, user, text.as_str()).await;
+                        let outcome = dispatch::handle(state, &mut connection, text.as_str()).await;
                         malformed_in_a_row = if outcome.malformed { malformed_in_a_row + 1 } else { 0 };
                         // The change is committed: others hear of it even if this peer just left.
                         state.committed(outcome.logged);

@@ -1,16 +1,19 @@
 //! One client request in, exactly one reply out, plus the pushes the change calls for.
 
 use crate::db::{Logged, Seen, SettingsChange};
-use crate::error::{plain_json_error, Result};
+use crate::error::{plain_json_error, Error, Result};
 use crate::relations::Action;
 use crate::state::LiveState;
 use app::model::{
-    could_start_a_username, limits, validate_username, MessageBody, Nonce, StatusText, User, UserId,
+    could_start_a_username, limits, validate_username, GroupTitle, MessageBody, Nonce, StatusText,
+    User, UserId,
 };
 use app::protocol::{
     ApiError, ClientEvent, ErrorCode, Refusal, Reply, Request, RequestId, ServerEvent,
 };
 use serde::Deserialize;
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// What handling a frame produced.
 pub struct Outcome {
@@ -25,7 +28,61 @@ pub struct Outcome {
 
 const HISTORY_PAGE_DEFAULT: u32 = 50;
 
-pub async fn handle(state: &LiveState, user: &User, text: &str) -> Outcome {
+/// Typing notices one connection may send in a burst, and how many more it earns each second:
+/// plenty for a person, who sends one every few seconds while typing.
+const TYPING_BURST: f64 = 20.0;
+const TYPING_PER_SEC: f64 = 2.0;
+
+/// What one connection carries from request to request.
+pub struct Connection {
+    pub user: User,
+    /// The hub's id for this connection.
+    pub id: u64,
+    typing: Budget,
+}
+
+impl Connection {
+    pub fn new(user: User, id: u64) -> Self {
+        Self {
+            user,
+            id,
+            typing: Budget::new(TYPING_BURST, TYPING_PER_SEC),
+        }
+    }
+}
+
+/// A token bucket: `capacity` requests at once, refilled at `per_sec`.
+struct Budget {
+    tokens: f64,
+    capacity: f64,
+    per_sec: f64,
+    at: Instant,
+}
+
+impl Budget {
+    fn new(capacity: f64, per_sec: f64) -> Self {
+        Self {
+            tokens: capacity,
+            capacity,
+            per_sec,
+            at: Instant::now(),
+        }
+    }
+
+    /// Spends one token, or says how long until one is there.
+    fn take(&mut self, now: Instant) -> Result<(), Duration> {
+        let earned = now.duration_since(self.at).as_secs_f64() * self.per_sec;
+        self.tokens = (self.tokens + earned).min(self.capacity);
+        self.at = now;
+        if self.tokens < 1.0 {
+            return Err(Duration::from_secs_f64((1.0 - self.tokens) / self.per_sec));
+        }
+        self.tokens -= 1.0;
+        Ok(())
+    }
+}
+
+pub async fn handle(state: &LiveState, connection: &mut Connection, text: &str) -> Outcome {
     let request = match parse(text) {
         Ok(request) => request,
         Err((id, message)) => {
@@ -39,7 +96,7 @@ pub async fn handle(state: &LiveState, user: &User, text: &str) -> Outcome {
             }
         }
     };
-    let (reply, logged) = match execute(state, user, request.event).await {
+    let (reply, logged) = match execute(state, connection, request.event).await {
         Ok((result, logged)) => (
             ServerEvent::Reply {
                 id: request.id,
@@ -87,9 +144,10 @@ fn parse(text: &str) -> Result<Request, (Option<RequestId>, String)> {
 
 async fn execute(
     state: &LiveState,
-    user: &User,
+    connection: &mut Connection,
     event: ClientEvent,
 ) -> Result<(Reply, Vec<Logged>)> {
+    let user = &connection.user;
     let db = &state.db;
     let now = crate::now_ms();
     Ok(match event {
@@ -109,6 +167,99 @@ async fn execute(
             let (chat, logged) = db.open_direct(user, user_id, now).await?;
             (Reply::Chat { chat }, logged)
         }
+        ClientEvent::ChatGet { chat_id } => (
+            Reply::Chat {
+                chat: db.chat_of_member(user.id, chat_id).await?,
+            },
+            Vec::new(),
+        ),
+        ClientEvent::GroupCreate {
+            title,
+            members,
+            public,
+        } => {
+            let title = GroupTitle::parse(&title)?;
+            let max = state.group_members_max;
+            let (chat, logged) = db
+                .create_group(user, &title, &members, public, max, now)
+                .await?;
+            (Reply::Chat { chat }, logged)
+        }
+        ClientEvent::GroupUpdate {
+            chat_id,
+            title,
+            public,
+        } => {
+            let title = title.as_deref().map(GroupTitle::parse).transpose()?;
+            let (chat, logged) = db.update_group(user, chat_id, title, public, now).await?;
+            (Reply::Chat { chat }, logged)
+        }
+        ClientEvent::GroupAdd { chat_id, user_ids } => {
+            let max = state.group_members_max;
+            let (chat, logged) = db.add_to_group(user, chat_id, &user_ids, max, now).await?;
+            (Reply::Chat { chat }, logged)
+        }
+        ClientEvent::GroupRemove {
+            chat_id,
+            user_id,
+            ban,
+        } => {
+            let (chat, logged) = db
+                .remove_from_group(user, chat_id, user_id, ban, now)
+                .await?;
+            (Reply::Chat { chat }, logged)
+        }
+        ClientEvent::GroupSetRole {
+            chat_id,
+            user_id,
+            role,
+        } => {
+            let (chat, logged) = db.set_group_role(user, chat_id, user_id, role, now).await?;
+            (Reply::Chat { chat }, logged)
+        }
+        ClientEvent::GroupBans { chat_id } => (
+            Reply::Bans {
+                chat_id,
+                users: db.group_bans(user.id, chat_id).await?,
+            },
+            Vec::new(),
+        ),
+        ClientEvent::GroupUnban { chat_id, user_id } => (
+            Reply::Bans {
+                chat_id,
+                users: db.unban(user.id, chat_id, user_id).await?,
+            },
+            Vec::new(),
+        ),
+        ClientEvent::GroupDelete { chat_id } => (
+            Reply::Left { chat_id },
+            db.delete_group(user, chat_id, now).await?,
+        ),
+        ClientEvent::ChatJoin { chat_id } => {
+            let max = state.group_members_max;
+            let (chat, logged) = db.join_group(user, chat_id, max, now).await?;
+            (Reply::Chat { chat }, logged)
+        }
+        ClientEvent::ChatLeave { chat_id } => (
+            Reply::Left { chat_id },
+            db.leave_group(user, chat_id, now).await?,
+        ),
+        ClientEvent::RoomsList {
+            query,
+            before,
+            limit,
+        } => {
+            let limit = page_limit(limit, limits::ROOM_PAGE_DEFAULT, limits::ROOM_PAGE_MAX)?;
+            let query = query.as_deref().map(str::trim).filter(|q| !q.is_empty());
+            if query.is_some_and(|q| q.chars().count() > limits::ROOM_QUERY_MAX_CHARS) {
+                return Err(Refusal::SearchTooLong {
+                    max_chars: limits::ROOM_QUERY_MAX_CHARS,
+                }
+                .into());
+            }
+            let (rooms, has_more) = db.rooms(user.id, query, before, limit).await?;
+            (Reply::Rooms { rooms, has_more }, Vec::new())
+        }
         ClientEvent::MessageSend {
             chat_id,
             nonce,
@@ -119,7 +270,35 @@ async fn execute(
             let (message, logged) = db
                 .send_message(user.id, chat_id, &nonce, &body, now)
                 .await?;
+            state.typing.stopped(chat_id, user.id);
             (Reply::Message { message }, logged)
+        }
+        ClientEvent::MessageEdit { message_id, body } => {
+            let body = MessageBody::parse(body)?;
+            let (message, logged) = db.edit_message(user.id, message_id, &body, now).await?;
+            (Reply::Message { message }, logged)
+        }
+        ClientEvent::MessageDelete { message_id } => {
+            let (message, logged) = db.delete_message(user.id, message_id, now).await?;
+            (Reply::Message { message }, logged)
+        }
+        ClientEvent::MessageVersions { message_id } => (
+            Reply::Versions {
+                message_id,
+                versions: db.message_versions(user.id, message_id).await?,
+            },
+            Vec::new(),
+        ),
+        ClientEvent::TypingStart { chat_id } => {
+            typing_allowed(&mut connection.typing)?;
+            let audience = db.others_in(chat_id, user.id).await?;
+            state.typing.started(chat_id, user, connection.id, audience);
+            (Reply::Ok, Vec::new())
+        }
+        ClientEvent::TypingStop { chat_id } => {
+            typing_allowed(&mut connection.typing)?;
+            state.typing.stopped(chat_id, user.id);
+            (Reply::Ok, Vec::new())
         }
         ClientEvent::ChatsList { before, limit } => {
             let limit = page_limit(limit, limits::CHAT_PAGE_MAX, limits::CHAT_PAGE_MAX)?;
@@ -279,6 +458,16 @@ async fn contact_change(
     ))
 }
 
+/// Spends one of the connection's typing notices, or refuses with how long to wait.
+fn typing_allowed(budget: &mut Budget) -> Result<()> {
+    budget
+        .take(Instant::now())
+        .map_err(|retry_after| Error::RateLimited {
+            message: "You are sending typing notices too fast.".into(),
+            retry_after,
+        })
+}
+
 /// A page size the client asked for (or the default), within 1 and `max`.
 fn page_limit(asked: Option<u32>, default: u32, max: u32) -> Result<u32, Refusal> {
     let limit = asked.unwrap_or(default);
@@ -291,6 +480,27 @@ fn page_limit(asked: Option<u32>, default: u32, max: u32) -> Result<u32, Refusal
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_budget_allows_a_burst_then_earns_tokens_back() {
+        let mut budget = Budget::new(3.0, 2.0);
+        let start = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(budget.take(start), Ok(()));
+        }
+        assert_eq!(budget.take(start), Err(Duration::from_millis(500)));
+        assert_eq!(budget.take(start + Duration::from_millis(500)), Ok(()));
+        assert!(budget.take(start + Duration::from_millis(600)).is_err());
+        tokio::time::advance(Duration::from_secs(10)).await;
+        for _ in 0..3 {
+            assert_eq!(
+                budget.take(Instant::now()),
+                Ok(()),
+                "refilled up to the burst"
+            );
+        }
+        assert!(budget.take(Instant::now()).is_err());
+    }
 
     #[test]
     fn a_broken_frame_keeps_its_id_when_it_has_one() {

@@ -5,7 +5,9 @@
 mod accounts;
 mod chat;
 mod cluster;
+mod edits;
 mod faults;
+mod groups;
 mod harness;
 mod http;
 mod lifecycle;
@@ -15,4 +17,5 @@ mod proxy;
 mod services;
 mod socket;
 mod storage;
+mod typing;
 mod waits;

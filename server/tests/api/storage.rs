@@ -1,7 +1,7 @@
 //! What a write costs the database, whatever the size of the chat it goes to.
 
 use crate::services::{fresh_postgres_database, test_database, TestDatabase};
-use app::model::{MessageBody, Nonce, User};
+use app::model::{GroupTitle, MessageBody, Nonce, User};
 use server::db::Db;
 use sqlx::AnyPool;
 
@@ -55,7 +55,11 @@ async fn a_message_writes_the_same_rows_to_a_chat_of_any_size() {
     let mut written = Vec::new();
     for size in [2, 100, 1000] {
         let others: Vec<_> = people[1..size].iter().map(|user| user.id).collect();
-        let (chat, _) = db.create_group(&sender, &others, 1).await.unwrap();
+        let title = GroupTitle::parse(&format!("size {size}")).unwrap();
+        let (chat, _) = db
+            .create_group(&sender, &title, &others, false, size, 1)
+            .await
+            .unwrap();
         assert_eq!(chat.members.len(), size);
         let before = rows_in_all_tables(&counter).await;
         let nonce = Nonce::parse(format!("size-{size}")).unwrap();
