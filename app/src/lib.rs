@@ -5,6 +5,8 @@
 //! - [`errors`]: the error shape both carry, and the refusals a client can react to.
 //! - [`ui`]: the Leptos app, rendered by the server (`ssr`) and hydrated in the browser (`hydrate`).
 
+#![recursion_limit = "256"]
+
 pub mod errors;
 pub mod model;
 pub mod protocol;

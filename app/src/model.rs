@@ -273,12 +273,15 @@ impl Role {
     }
 }
 
-/// Someone in a chat, and their role there.
+/// Someone in a chat, their role there, and how far they have read it.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {
     pub user: User,
     pub role: Role,
+    /// The newest message they have read, if any: they have seen every message up to it.
+    #[serde(default)]
+    pub read: Option<MessageId>,
 }
 
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -303,6 +306,13 @@ pub struct Chat {
     pub last_message: Option<MessagePreview>,
     /// The `seq` of the chat's newest event: the next push for this chat carries `seq + 1`.
     pub seq: Seq,
+    /// The messages others sent after the newest the reader has read (system lines and deleted
+    /// messages do not count).
+    #[serde(default)]
+    pub unread: u32,
+    /// The reader muted the chat: no notifications, and its count stays out of the total.
+    #[serde(default)]
+    pub muted: bool,
 }
 
 impl Chat {
@@ -332,6 +342,14 @@ impl Chat {
             .iter()
             .map(|member| &member.user)
             .find(|user| user.id != me)
+    }
+
+    /// How far `user` has read this chat.
+    pub fn read_by(&self, user: UserId) -> Option<MessageId> {
+        self.members
+            .iter()
+            .find(|member| member.user.id == user)
+            .and_then(|member| member.read)
     }
 
     /// `user`'s role here, if they are a member.

@@ -177,6 +177,20 @@ pub enum ClientEvent {
     /// The texts a message has had, oldest first. Replies `versions`.
     #[serde(rename = "message:versions")]
     MessageVersions { message_id: MessageId },
+    /// Marks the chat read up to `message_id` (a message in it; read positions only move
+    /// forward). Replies `read`.
+    #[serde(rename = "chat:read")]
+    ChatRead {
+        chat_id: ChatId,
+        message_id: MessageId,
+    },
+    /// Mutes or unmutes a chat for the user. Replies `ok`.
+    #[serde(rename = "chat:mute")]
+    ChatMute { chat_id: ChatId, muted: bool },
+    /// How many of the user's chats have unread messages, and how many messages, muted chats
+    /// left out. Replies `unread`.
+    #[serde(rename = "unread:count")]
+    UnreadCount,
     /// The user is typing in the chat: its other members hear `typing` once, and again when it
     /// ends. Repeat it every few seconds while typing goes on; without a repeat it ends by itself
     /// after `TYPING_LEASE_SECS`, as it does on `typing:stop`, on sending a message there, and when
@@ -347,6 +361,25 @@ pub enum ServerEvent {
         seq: Seq,
         message: Message,
     },
+    /// A member read the chat up to `read`. `unread` is what that member has left unread as of
+    /// this event: the user's other devices set their count to it. A chat event.
+    #[serde(rename = "receipt")]
+    Receipt {
+        pos: Pos,
+        seq: Seq,
+        chat_id: ChatId,
+        user_id: UserId,
+        read: MessageId,
+        unread: u32,
+    },
+    /// The user muted or unmuted a chat (on any device). A user event.
+    #[serde(rename = "chat:muted")]
+    ChatMuted {
+        pos: Pos,
+        seq: Seq,
+        chat_id: ChatId,
+        muted: bool,
+    },
     /// The user became a member of a chat. A user event: `seq` counts in the user's own events.
     #[serde(rename = "chat:new")]
     ChatNew { pos: Pos, seq: Seq, chat: Chat },
@@ -406,6 +439,8 @@ impl ServerEvent {
         match self {
             ServerEvent::MessageNew { pos, .. }
             | ServerEvent::MessageEdited { pos, .. }
+            | ServerEvent::Receipt { pos, .. }
+            | ServerEvent::ChatMuted { pos, .. }
             | ServerEvent::MessageDeleted { pos, .. }
             | ServerEvent::ChatNew { pos, .. }
             | ServerEvent::ChatDeleted { pos, .. }
@@ -426,6 +461,19 @@ impl ServerEvent {
 pub enum Reply {
     /// Done; there is nothing to tell.
     Ok,
+    /// Where the user's reading of a chat stands.
+    Read {
+        chat_id: ChatId,
+        read: MessageId,
+        unread: u32,
+    },
+    /// Muted chats left out.
+    Unread {
+        /// Chats with unread messages.
+        chats: u32,
+        /// Unread messages in them.
+        messages: u32,
+    },
     People {
         /// By username, in any letter case.
         people: Vec<DirectoryEntry>,
@@ -648,6 +696,8 @@ mod tests {
             active_at: 0,
             last_message: None,
             seq: 0,
+            unread: 0,
+            muted: false,
         };
         assert_eq!(
             ServerEvent::ChatNew {

@@ -3,10 +3,14 @@
 use super::api;
 use super::people::{notify_arrival, requests_waiting, PeoplePanel};
 use super::socket::ChatClient;
-use super::state::{chat_title, typing_line, ConversationStoreFields, Pending, StateStoreFields};
-use crate::model::{limits, Chat, ChatId, Message, MessageBody, PresenceMode, UserId};
+use super::state::{
+    chat_title, seen_by, typing_line, unread_total, ConversationStoreFields, Pending,
+    StateStoreFields,
+};
+use crate::model::{limits, Chat, ChatId, ChatKind, Message, MessageBody, PresenceMode, UserId};
 use crate::protocol::Refusal;
 use leptos::{ev::SubmitEvent, prelude::*};
+use leptos_meta::Title;
 use reactive_stores::Field;
 
 #[component]
@@ -40,7 +44,22 @@ pub fn ChatPage() -> impl IntoView {
         });
     };
 
+    // The unread count goes in the tab's title, where it shows while the page is in the background.
+    let page_title = move || match store.chats().with(|chats| unread_total(chats)) {
+        0 => "Natter".to_string(),
+        unread => format!("({unread}) Natter"),
+    };
+    // Coming back to the page reads the open conversation.
+    Effect::new(move || {
+        let _ = window_event_listener(leptos::ev::focus, move |_| {
+            if let Some(chat_id) = store.selected().get_untracked() {
+                client.update(|s| s.read_newest(chat_id));
+            }
+        });
+    });
+
     view! {
+        <Title text=page_title/>
         <div class="app" data-view=view_shown>
             <aside class="sidebar" aria-label="Sidebar">
                 <header class="me">
@@ -217,6 +236,8 @@ fn ChatRow(#[prop(into)] chat: Field<Chat>, selected: Selector<Option<ChatId>>) 
             .unwrap_or_default()
     };
     let preview = move || chat.try_with(preview_text).unwrap_or_default();
+    let unread = move || chat.try_with(|chat| chat.unread).unwrap_or(0);
+    let muted = move || chat.try_with(|chat| chat.muted).unwrap_or(false);
     view! {
         <li>
             <button
@@ -226,6 +247,14 @@ fn ChatRow(#[prop(into)] chat: Field<Chat>, selected: Selector<Option<ChatId>>) 
                 on:click=move |_| { client.update(|s| s.select(id)); }
             >
                 <bdi class="title">{title}</bdi>
+                <Show when=move || { unread() > 0 }>
+                    <span class="badge" class:muted=muted>
+                        {unread}
+                        <span class="visually-hidden">
+                            {move || if muted() { " unread, muted" } else { " unread" }}
+                        </span>
+                    </span>
+                </Show>
                 <span class="preview" dir="auto">{preview}</span>
             </button>
         </li>
@@ -304,6 +333,51 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
             })
             .unwrap_or_default()
     };
+    let muted = move || {
+        store
+            .chats()
+            .with(|chats| chats.iter().any(|chat| chat.id == chat_id && chat.muted))
+    };
+    // The receipt under my newest message: who of the others has read it.
+    let seen = move || -> Vec<String> {
+        let Some(me) = me.get() else {
+            return Vec::new();
+        };
+        let shown = conversation.messages();
+        store.chats().with(|chats| {
+            let Some(chat) = chats.iter().find(|chat| chat.id == chat_id) else {
+                return Vec::new();
+            };
+            shown
+                .try_with(|messages| {
+                    seen_by(chat, messages, me)
+                        .into_iter()
+                        .map(|user| user.username.clone())
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+    };
+    let seen_text = move || {
+        let readers = seen();
+        let group = store.chats().with(|chats| {
+            chats
+                .iter()
+                .any(|chat| chat.id == chat_id && chat.kind == ChatKind::Group)
+        });
+        if !group {
+            return view! { "Seen" }.into_any();
+        }
+        let names = readers.join(", ");
+        // The names show on hover, and on focus for keyboards; screen readers hear them at once.
+        view! {
+            <span tabindex="0" class="seen-by" data-names=names.clone()
+                aria-label=format!("Seen by {names}")>
+                {format!("Seen by {}", readers.len())}
+            </span>
+        }
+        .into_any()
+    };
     // Tell the chat while something is being written here, and that it stopped when it is cleared
     // or the conversation is left.
     let on_input = move |ev: leptos::ev::Event| {
@@ -332,6 +406,10 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
         if let Some(list) = list.get() {
             list.set_scroll_top(list.scroll_height());
         }
+        // What is on screen is read, while the page is.
+        if document().visibility_state() == web_sys::VisibilityState::Visible {
+            client.update(|s| s.read_newest(chat_id));
+        }
     });
 
     let on_submit = move |ev: SubmitEvent| {
@@ -355,6 +433,10 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
                 <button type="button" class="back" aria-label="Back to the lists"
                     on:click=move |_| { client.update(|s| s.deselect()); }>"←"</button>
                 <h2><bdi>{title}</bdi></h2>
+                <button type="button" class="mute" aria-pressed=move || muted().to_string()
+                    on:click=move |_| { client.update(|s| s.mute(chat_id, !muted())); }>
+                    "Mute"
+                </button>
             </header>
             <Show when=has_more>
                 <button type="button" class="older"
@@ -370,6 +452,9 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
                     <PendingRow pending/>
                 </For>
             </ol>
+            <Show when=move || !seen().is_empty()>
+                <p class="seen">{seen_text}</p>
+            </Show>
             <p class="typing" aria-live="polite">{typing}</p>
             <Show when=move || is_member.get()
                 fallback=|| view! { <p class="composer">"You are no longer in this group."</p> }>

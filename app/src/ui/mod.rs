@@ -6,7 +6,8 @@ mod chat;
 mod people;
 mod reactivity;
 mod socket;
-mod state;
+/// Public so the server's tests can run the browser's own model against the real server.
+pub mod state;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};

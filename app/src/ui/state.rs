@@ -341,6 +341,12 @@ impl State {
                             self.forget_chat(chat_id);
                             return requests;
                         }
+                        // Someone else's new message is one more unread, until a receipt says
+                        // otherwise.
+                        if fresh && !mine && message.system.is_none() {
+                            chat.unread = chat.unread.saturating_add(1);
+                            self.touched(Change::Chat(chat_id));
+                        }
                         if let (Some(change), true) = (&message.system, fresh) {
                             self.changed_group(chat_id, message.sender_id, change);
                         }
@@ -356,13 +362,61 @@ impl State {
                 }
                 self.add_message(message);
             }
-            ServerEvent::MessageEdited { seq, message, .. }
-            | ServerEvent::MessageDeleted { seq, message, .. } => {
-                if let Some(chat) = self.chats.iter_mut().find(|c| c.id == message.chat_id) {
-                    self.reload |= self.syncing.is_none() && seq > chat.seq + 1;
-                    chat.seq = chat.seq.max(seq);
+            ServerEvent::MessageEdited { seq, message, .. } => {
+                self.chat_event(message.chat_id, seq);
+                self.replace_message(message);
+            }
+            ServerEvent::MessageDeleted { seq, message, .. } => {
+                let me = self.me.as_ref().map(|me| me.id);
+                if self.chat_event(message.chat_id, seq) {
+                    // A deleted message someone else sent after my read position was counted.
+                    if let Some(chat) = self.chats.iter_mut().find(|c| c.id == message.chat_id) {
+                        let read = me.and_then(|me| chat.read_by(me)).unwrap_or(MessageId(0));
+                        let counted = Some(message.sender_id) != me
+                            && message.system.is_none()
+                            && message.id > read;
+                        if counted && chat.unread > 0 {
+                            chat.unread -= 1;
+                            self.touched(Change::Chat(message.chat_id));
+                        }
+                    }
                 }
                 self.replace_message(message);
+            }
+            ServerEvent::Receipt {
+                seq,
+                chat_id,
+                user_id,
+                read,
+                unread,
+                ..
+            } => {
+                let me = self.me.as_ref().map(|me| me.id);
+                if self.chat_event(chat_id, seq) {
+                    if let Some(chat) = self.chats.iter_mut().find(|c| c.id == chat_id) {
+                        for member in chat.members.iter_mut().filter(|m| m.user.id == user_id) {
+                            member.read = member.read.max(Some(read));
+                        }
+                        // Read on one of my devices: every other one takes the count.
+                        if Some(user_id) == me {
+                            chat.unread = unread;
+                        }
+                        self.touched(Change::Chat(chat_id));
+                    }
+                }
+            }
+            ServerEvent::ChatMuted {
+                seq,
+                chat_id,
+                muted,
+                ..
+            } => {
+                if self.user_event(seq) {
+                    if let Some(chat) = self.chats.iter_mut().find(|c| c.id == chat_id) {
+                        chat.muted = muted;
+                        self.touched(Change::Chat(chat_id));
+                    }
+                }
             }
             ServerEvent::ChatNew { seq, chat, .. } => {
                 self.user_event(seq);
@@ -451,7 +505,8 @@ impl State {
             Reply::Left { chat_id } => {
                 self.forget_chat(chat_id);
             }
-            Reply::Ok => {}
+            // The receipt that follows a read carries its count; the browser totals its chats.
+            Reply::Ok | Reply::Read { .. } | Reply::Unread { .. } => {}
             // Asked for by the group and message views to come; nothing here asks yet.
             Reply::Bans { .. } | Reply::Rooms { .. } | Reply::Versions { .. } => {}
             Reply::Message { message } => self.add_message(message),
@@ -838,6 +893,55 @@ impl State {
         self.effects(Vec::new())
     }
 
+    /// Takes in the `seq` of an event of a chat; true if it is newer than what the chat held (a
+    /// chat not loaded has nothing to compare with: its next load shows the event).
+    fn chat_event(&mut self, chat_id: ChatId, seq: Seq) -> bool {
+        let Some(chat) = self.chats.iter_mut().find(|chat| chat.id == chat_id) else {
+            return false;
+        };
+        self.reload |= self.syncing.is_none() && seq > chat.seq + 1;
+        let fresh = seq > chat.seq;
+        chat.seq = chat.seq.max(seq);
+        fresh
+    }
+
+    /// Mutes or unmutes a chat, on every device once the server has it.
+    pub fn mute(&mut self, chat_id: ChatId, muted: bool) -> Effects {
+        let request = self.request(ClientEvent::ChatMute { chat_id, muted });
+        self.effects(vec![request])
+    }
+
+    /// Marks the open chat read up to its newest loaded message, if that is further than I have
+    /// read: called while the page is in view.
+    pub fn read_newest(&mut self, chat_id: ChatId) -> Effects {
+        let Some(me) = self.me.as_ref().map(|me| me.id) else {
+            return self.effects(Vec::new());
+        };
+        let newest = self
+            .conversations
+            .get(&chat_id)
+            .and_then(|conversation| conversation.messages.last())
+            .map(|message| message.id);
+        let Some(chat) = self.chats.iter_mut().find(|chat| chat.id == chat_id) else {
+            return self.effects(Vec::new());
+        };
+        let Some(newest) = newest.filter(|newest| Some(*newest) > chat.read_by(me)) else {
+            return self.effects(Vec::new());
+        };
+        let Some(member) = chat.members.iter_mut().find(|m| m.user.id == me) else {
+            return self.effects(Vec::new());
+        };
+        // Shown read at once; the receipt that follows brings the server's count.
+        member.read = Some(newest);
+        chat.unread = 0;
+        self.touched(Change::Chat(chat_id));
+        let request = self.request(ClientEvent::ChatRead {
+            chat_id,
+            message_id: newest,
+        });
+        self.effects(vec![request])
+    }
+
     /// Takes in the `seq` of one of my own events; false if it is one applied already. A skipped
     /// `seq` means one was missed.
     fn user_event(&mut self, seq: Seq) -> bool {
@@ -943,6 +1047,7 @@ impl State {
                 chat.members.push(Member {
                     user: user.clone(),
                     role: Role::Member,
+                    read: None,
                 });
             }
         };
@@ -1066,6 +1171,34 @@ impl State {
 /// lease (`limits::TYPING_LEASE_SECS`).
 pub const TYPING_REPEAT_MS: Timestamp = 3_000;
 
+/// Who has read my message, when the newest message shown (system lines aside) is mine: the
+/// receipt under it. Empty otherwise.
+pub fn seen_by<'a>(chat: &'a Chat, messages: &[Message], me: UserId) -> Vec<&'a User> {
+    let newest = messages
+        .iter()
+        .rev()
+        .find(|message| message.system.is_none());
+    let Some(mine) =
+        newest.filter(|message| message.sender_id == me && message.deleted_at.is_none())
+    else {
+        return Vec::new();
+    };
+    chat.members
+        .iter()
+        .filter(|member| member.user.id != me && member.read >= Some(mine.id))
+        .map(|member| &member.user)
+        .collect()
+}
+
+/// The unread messages of these chats, muted ones left out: for the page's title.
+pub fn unread_total(chats: &[Chat]) -> u32 {
+    chats
+        .iter()
+        .filter(|chat| !chat.muted)
+        .map(|chat| chat.unread)
+        .sum()
+}
+
 /// The line under a conversation telling who is typing, if anyone is.
 pub fn typing_line(typists: &[User]) -> Option<String> {
     match typists {
@@ -1102,6 +1235,7 @@ mod tests {
         Member {
             user: user(id, name),
             role: Role::Member,
+            read: None,
         }
     }
 
@@ -1116,6 +1250,8 @@ mod tests {
             active_at: 10,
             last_message: None,
             seq: 0,
+            unread: 0,
+            muted: false,
         }
     }
 
@@ -1405,6 +1541,109 @@ mod tests {
         store.apply(typing(user(2, "bob"), true));
         store.apply(ready(9));
         assert!(store.typing.is_empty(), "a new connection starts afresh");
+    }
+
+    #[test]
+    fn unread_counts_follow_messages_deletions_and_receipts() {
+        let mut store = State::default();
+        store.apply(ready_with(5, vec![group()]));
+        let from_bob = |id| message(id, 2, &format!("b{id}"));
+        for (seq, id) in [(2, 10), (3, 11), (4, 12)] {
+            store.apply(ServerEvent::MessageNew {
+                pos: 4 + seq,
+                seq,
+                message: from_bob(id),
+            });
+        }
+        store.apply(ServerEvent::MessageNew {
+            pos: 9,
+            seq: 5,
+            message: message(13, 1, "mine"),
+        });
+        assert_eq!(store.chats[0].unread, 3, "my own message does not count");
+        store.apply(ServerEvent::MessageDeleted {
+            pos: 10,
+            seq: 6,
+            message: Message {
+                body: String::new(),
+                deleted_at: Some(1),
+                ..from_bob(11)
+            },
+        });
+        assert_eq!(store.chats[0].unread, 2);
+        // Read on another device: this one takes the count, and the receipt is seen.
+        store.apply(ServerEvent::Receipt {
+            pos: 11,
+            seq: 7,
+            chat_id: ChatId(1),
+            user_id: UserId(1),
+            read: MessageId(13),
+            unread: 0,
+        });
+        assert_eq!(store.chats[0].unread, 0);
+        assert_eq!(unread_total(&store.chats), 0);
+        store.apply(ServerEvent::MessageNew {
+            pos: 12,
+            seq: 8,
+            message: from_bob(14),
+        });
+        assert_eq!(unread_total(&store.chats), 1);
+        store.apply(ServerEvent::ChatMuted {
+            pos: 13,
+            seq: 1,
+            chat_id: ChatId(1),
+            muted: true,
+        });
+        assert_eq!(
+            unread_total(&store.chats),
+            0,
+            "a muted chat stays out of the total"
+        );
+        assert_eq!(store.chats[0].unread, 1);
+    }
+
+    #[test]
+    fn reading_the_open_chat_says_so_once_and_receipts_show_who_saw_mine() {
+        let mut store = State::default();
+        store.apply(ready_with(5, vec![group()]));
+        store.apply(ServerEvent::MessageNew {
+            pos: 6,
+            seq: 2,
+            message: message(10, 2, "b"),
+        });
+        let effects = store.read_newest(ChatId(1));
+        assert_eq!(
+            effects.requests[0].event,
+            ClientEvent::ChatRead {
+                chat_id: ChatId(1),
+                message_id: MessageId(10)
+            }
+        );
+        assert_eq!(store.chats[0].unread, 0);
+        assert!(store.read_newest(ChatId(1)).requests.is_empty(), "once");
+
+        let mine = message(11, 1, "a");
+        store.apply(ServerEvent::MessageNew {
+            pos: 7,
+            seq: 3,
+            message: mine.clone(),
+        });
+        let shown = &store.conversations[&ChatId(1)].messages;
+        assert!(seen_by(&store.chats[0], shown, UserId(1)).is_empty());
+        store.apply(ServerEvent::Receipt {
+            pos: 8,
+            seq: 4,
+            chat_id: ChatId(1),
+            user_id: UserId(2),
+            read: MessageId(11),
+            unread: 0,
+        });
+        let shown = &store.conversations[&ChatId(1)].messages;
+        let seen: Vec<_> = seen_by(&store.chats[0], shown, UserId(1))
+            .into_iter()
+            .map(|user| user.username.clone())
+            .collect();
+        assert_eq!(seen, vec!["bob"]);
     }
 
     #[test]

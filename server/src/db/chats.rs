@@ -27,6 +27,8 @@ pub(super) struct ChatRow {
     created_at: i64,
     active_at: i64,
     last_seq: i64,
+    unread: i64,
+    muted: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -95,6 +97,7 @@ struct MemberRow {
     user_id: i64,
     username: String,
     role: String,
+    read_through: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -107,8 +110,21 @@ struct PreviewRow {
     deleted_at: Option<i64>,
 }
 
-pub(super) const CHAT_COLUMNS: &str =
-    "c.id, c.kind, c.title, c.public, c.created_at, c.active_at, c.last_seq";
+/// `SELECT` of chat rows from `chats c` as the user bound at `reader` (a placeholder such as `$1`)
+/// sees them: with their unread count and mute, from the reader's current membership `r` (none
+/// for a chat they are not in). The count is read in the same statement as the chat's `last_seq`,
+/// so the two agree.
+pub(super) fn chats_seen_by(reader: &str) -> String {
+    format!(
+        "SELECT c.id, c.kind, c.title, c.public, c.created_at, c.active_at, c.last_seq,
+           (SELECT count(*) FROM messages msg
+            WHERE msg.chat_id = c.id AND msg.id > r.read_through AND msg.sender_id <> r.user_id
+              AND msg.system IS NULL AND msg.deleted_at IS NULL) AS unread,
+           coalesce(r.muted, 0) AS muted
+         FROM chats c
+         LEFT JOIN chat_members r ON r.chat_id = c.id AND r.user_id = {reader} AND r.left_seq IS NULL"
+    )
+}
 pub(super) const MESSAGE_COLUMNS: &str =
     "id, chat_id, sender_id, nonce, body, sent_at, system, edited_at, deleted_at, seq";
 
@@ -128,7 +144,7 @@ pub(super) async fn load_chats(conn: &mut AnyConnection, rows: Vec<ChatRow>) -> 
     }
     let ids = placeholders(rows.len());
     let members_sql = format!(
-        "SELECT m.chat_id, u.id AS user_id, u.username, m.role FROM chat_members m
+        "SELECT m.chat_id, u.id AS user_id, u.username, m.role, m.read_through FROM chat_members m
          JOIN users u ON u.id = m.user_id
          WHERE m.chat_id IN ({ids}) AND m.left_seq IS NULL ORDER BY m.joined_seq, m.joined_at, u.id"
     );
@@ -155,6 +171,7 @@ pub(super) async fn load_chats(conn: &mut AnyConnection, rows: Vec<ChatRow>) -> 
                 username: row.username,
             },
             role,
+            read: (row.read_through > 0).then_some(MessageId(row.read_through)),
         });
     }
     let mut preview_of: HashMap<i64, MessagePreview> = previews
@@ -192,6 +209,8 @@ pub(super) async fn load_chats(conn: &mut AnyConnection, rows: Vec<ChatRow>) -> 
                 active_at: row.active_at,
                 last_message: preview_of.remove(&row.id),
                 seq: row.last_seq,
+                unread: u32::try_from(row.unread).unwrap_or(u32::MAX),
+                muted: row.muted != 0,
             })
         })
         .collect()
@@ -206,7 +225,8 @@ fn retried(original: Message, chat: ChatId, body: &MessageBody) -> Result<(Messa
     Ok((original, Vec::new()))
 }
 
-/// Starts `user`'s membership period in `chat`: they see its events after `joined_seq`.
+/// Starts `user`'s membership period in `chat`: they see its events after `joined_seq`, and have
+/// read what came before them.
 pub(super) async fn insert_member(
     tx: &mut Transaction<'_, Any>,
     chat: ChatId,
@@ -216,8 +236,9 @@ pub(super) async fn insert_member(
     now: i64,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO chat_members (chat_id, user_id, joined_at, joined_seq, role)
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO chat_members (chat_id, user_id, joined_at, joined_seq, role, read_through)
+         VALUES ($1, $2, $3, $4, $5,
+                 (SELECT coalesce(last_message_id, 0) FROM chats WHERE id = $1))",
     )
     .bind(chat.0)
     .bind(user.0)
@@ -230,16 +251,21 @@ pub(super) async fn insert_member(
 }
 
 /// Logs a `chat:new` showing `chat` in the stream of each of `joined` (sorted by id: their row locks
-/// are taken in that order).
+/// are taken in that order), to whom nothing in it is unread yet.
 pub(super) async fn tell_joined(
     tx: &mut Transaction<'_, Any>,
     append: &mut Append,
     joined: &[UserId],
     chat: &Chat,
 ) -> Result<()> {
+    let shown = Chat {
+        unread: 0,
+        muted: false,
+        ..chat.clone()
+    };
     for user in joined {
         let seq = next_user_seq(tx, *user).await?;
-        let shown = chat.clone();
+        let shown = shown.clone();
         append.push(
             Stream::User(*user),
             seq,
@@ -308,7 +334,7 @@ impl Db {
         let key = format!("{low}:{high}");
         // A chat that exists stays open to both, whatever they allow now: its history is theirs.
         if let Some(id) = self.direct_chat_id(&key).await? {
-            return Ok((self.chat(id).await?, Vec::new()));
+            return Ok((self.chat(me.id, id).await?, Vec::new()));
         }
         let other = self.may_open_direct(me.id, other).await?;
         let mut tx = self.write.begin().await?;
@@ -327,7 +353,7 @@ impl Db {
                 .direct_chat_id(&key)
                 .await?
                 .ok_or_else(|| Error::Internal(format!("direct chat {key} vanished")))?;
-            return Ok((self.chat(id).await?, Vec::new()));
+            return Ok((self.chat(me.id, id).await?, Vec::new()));
         };
         let mut members = vec![me.clone(), other];
         members.sort_by_key(|member| member.id);
@@ -353,12 +379,15 @@ impl Db {
                 .map(|user| Member {
                     user,
                     role: Role::Member,
+                    read: None,
                 })
                 .collect(),
             created_at: now,
             active_at: now,
             last_message: None,
             seq: 0,
+            unread: 0,
+            muted: false,
         };
         for member in &chat.members {
             insert_member(&mut tx, id, member.user.id, Role::Member, 0, now).await?;
@@ -379,18 +408,30 @@ impl Db {
         Ok(id.map(ChatId))
     }
 
-    async fn chat(&self, id: ChatId) -> Result<Chat> {
-        self.chats_by_id(&[id])
+    /// The chat with this id, as `reader` sees it.
+    pub(super) async fn chat(&self, reader: UserId, id: ChatId) -> Result<Chat> {
+        self.chats_by_id(reader, &[id])
             .await?
             .pop()
             .ok_or_else(|| Error::Internal(format!("chat {id} vanished")))
     }
 
-    /// The chats with these ids, in no particular order.
-    pub(super) async fn chats_by_id(&self, ids: &[ChatId]) -> Result<Vec<Chat>> {
-        let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
-        let select = format!("SELECT {CHAT_COLUMNS} FROM chats c WHERE c.id IN");
-        let rows = rows_for_ids(&self.read, &select, &ids).await?;
+    /// The chats with these ids as `reader` sees them, in no particular order.
+    pub(super) async fn chats_by_id(&self, reader: UserId, ids: &[ChatId]) -> Result<Vec<Chat>> {
+        let mut rows = Vec::with_capacity(ids.len());
+        // In slices, within every backend's limit on bound values; the reader comes last.
+        for slice in ids.chunks(500) {
+            let sql = format!(
+                "{} WHERE c.id IN ({})",
+                chats_seen_by(&format!("${}", slice.len() + 1)),
+                placeholders(slice.len())
+            );
+            let mut query = sqlx::query_as::<_, ChatRow>(&sql);
+            for id in slice {
+                query = query.bind(id.0);
+            }
+            rows.extend(query.bind(reader.0).fetch_all(&self.read).await?);
+        }
         load_chats(&mut *self.read.acquire().await?, rows).await
     }
 
@@ -407,10 +448,10 @@ impl Db {
             chat_id: ChatId(i64::MAX),
         });
         let mut rows = sqlx::query_as::<_, ChatRow>(&format!(
-            "SELECT {CHAT_COLUMNS} FROM chats c JOIN chat_members m ON m.chat_id = c.id
-             WHERE m.user_id = $1 AND m.left_seq IS NULL
+            "{} WHERE r.user_id IS NOT NULL
                AND (c.active_at < $2 OR (c.active_at = $2 AND c.id < $3))
-             ORDER BY c.active_at DESC, c.id DESC LIMIT $4"
+             ORDER BY c.active_at DESC, c.id DESC LIMIT $4",
+            chats_seen_by("$1")
         ))
         .bind(user.0)
         .bind(before.active_at)

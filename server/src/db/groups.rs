@@ -6,7 +6,7 @@
 //! so a newcomer sees the line of their arrival and everything after it, and whoever leaves or is
 //! removed sees the line of their going and nothing after it.
 
-use super::chats::{insert_member, load_chats, messages, tell_joined, ChatRow, CHAT_COLUMNS};
+use super::chats::{chats_seen_by, insert_member, load_chats, messages, tell_joined, ChatRow};
 use super::contacts::may_add;
 use super::log::{next_chat_seq, Append, Fact, Logged, Stream};
 use super::{chats::MessageRow, Db};
@@ -216,14 +216,13 @@ async fn write_line(
     Ok((seq, line))
 }
 
-/// The chat as `tx` sees it, with what it wrote.
-async fn chat_in(tx: &mut Transaction<'_, Any>, chat: ChatId) -> Result<Chat> {
-    let row = sqlx::query_as::<_, ChatRow>(&format!(
-        "SELECT {CHAT_COLUMNS} FROM chats c WHERE c.id = $1"
-    ))
-    .bind(chat.0)
-    .fetch_one(&mut **tx)
-    .await?;
+/// The chat as `tx` sees it, with what it wrote, as `reader` sees it.
+async fn chat_in(tx: &mut Transaction<'_, Any>, chat: ChatId, reader: UserId) -> Result<Chat> {
+    let row = sqlx::query_as::<_, ChatRow>(&format!("{} WHERE c.id = $1", chats_seen_by("$2")))
+        .bind(chat.0)
+        .bind(reader.0)
+        .fetch_one(&mut **tx)
+        .await?;
     load_chats(tx, vec![row])
         .await?
         .pop()
@@ -471,10 +470,7 @@ impl Db {
         if member == 0 {
             return Err(Refusal::NotMember { chat_id: chat }.into());
         }
-        self.chats_by_id(&[chat])
-            .await?
-            .pop()
-            .ok_or_else(|| Error::Internal(format!("chat {chat} vanished")))
+        self.chat(user, chat).await
     }
 
     /// A page of public groups, newest first, before `before`, whose title contains `query` (in
@@ -550,7 +546,7 @@ async fn create_in(
     for member in others {
         insert_member(tx, chat, *member, Role::Member, 0, now).await?;
     }
-    let shown = chat_in(tx, chat).await?;
+    let shown = chat_in(tx, chat, creator.id).await?;
     let founders = distinct(&[others, &[creator.id]].concat());
     let mut joined = Append::default();
     tell_joined(tx, &mut joined, &founders, &shown).await?;
@@ -591,7 +587,7 @@ async fn update_in(
         let change = GroupChange::Visibility { public };
         write_line(tx, &mut append, chat, actor, change, now).await?;
     }
-    let shown = chat_in(tx, chat).await?;
+    let shown = chat_in(tx, chat, actor.id).await?;
     Ok((shown, append.write(tx, now).await?))
 }
 
@@ -629,7 +625,7 @@ async fn add_in(
     for user in users {
         insert_member(tx, chat, *user, Role::Member, seq - 1, now).await?;
     }
-    let shown = chat_in(tx, chat).await?;
+    let shown = chat_in(tx, chat, actor.id).await?;
     let mut joined = Append::default();
     tell_joined(tx, &mut joined, users, &shown).await?;
     Ok((shown, joined.then(append).write(tx, now).await?))
@@ -670,7 +666,7 @@ async fn remove_in(
     };
     let (seq, _) = write_line(tx, &mut append, chat, actor, change, now).await?;
     end_period(tx, chat, user, seq).await?;
-    let shown = chat_in(tx, chat).await?;
+    let shown = chat_in(tx, chat, actor.id).await?;
     Ok((shown, append.write(tx, now).await?))
 }
 
@@ -700,7 +696,7 @@ async fn set_role_in(
         };
         write_line(tx, &mut append, chat, actor, change, now).await?;
     }
-    let shown = chat_in(tx, chat).await?;
+    let shown = chat_in(tx, chat, actor.id).await?;
     Ok((shown, append.write(tx, now).await?))
 }
 
@@ -738,7 +734,7 @@ async fn join_in(
     };
     let (seq, _) = write_line(tx, &mut append, chat, actor, change, now).await?;
     insert_member(tx, chat, actor.id, Role::Member, seq - 1, now).await?;
-    let shown = chat_in(tx, chat).await?;
+    let shown = chat_in(tx, chat, actor.id).await?;
     let mut joined = Append::default();
     tell_joined(tx, &mut joined, &[actor.id], &shown).await?;
     Ok((shown, joined.then(append).write(tx, now).await?))

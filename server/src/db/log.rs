@@ -12,9 +12,9 @@
 //! The log holds facts, not frames: a frame is built from the fact and the rows it names when it is
 //! sent, so a protocol change never makes stored events unreadable.
 
-use super::{chats::load_messages, Db};
+use super::{chats::load_messages, reads::unread_as_of, Db};
 use crate::error::{Error, Result};
-use app::model::{ChatId, Contact, MessageId, Pos, Relation, Seq, Timestamp, UserId};
+use app::model::{Chat, ChatId, Contact, MessageId, Pos, Relation, Seq, Timestamp, UserId};
 use app::protocol::ServerEvent;
 use serde::{Deserialize, Serialize};
 use sqlx::{Any, AnyPool, Transaction};
@@ -68,6 +68,12 @@ pub enum Fact {
         message_id: MessageId,
         sent_seq: Seq,
     },
+    /// A chat event: `user_id` read the chat up to message `read`.
+    #[serde(rename = "chat_read@1")]
+    ChatRead { user_id: UserId, read: MessageId },
+    /// A user event: the user muted or unmuted the chat.
+    #[serde(rename = "chat_muted@1")]
+    ChatMuted { chat_id: ChatId, muted: bool },
     /// A chat event: the owner deleted the group; every membership ended with it.
     #[serde(rename = "group_deleted@1")]
     GroupDeleted,
@@ -426,7 +432,8 @@ impl Db {
             events.push((row.pos, row.seq, stream, fact));
         }
         // What the facts name, read below in one query per kind.
-        let (mut message_ids, mut chat_ids) = (Vec::new(), Vec::new());
+        let mut message_ids = Vec::new();
+        let mut chats_wanted: HashMap<UserId, Vec<ChatId>> = HashMap::new();
         let (mut user_ids, mut settings_of, mut status_of) = (Vec::new(), Vec::new(), Vec::new());
         let mut waiting_of = Vec::new();
         for (_, _, stream, fact) in &events {
@@ -436,7 +443,12 @@ impl Db {
                 | Fact::MessageEdited { message_id, .. }
                 | Fact::MessageDeleted { message_id, .. } => message_ids.push(*message_id),
                 Fact::GroupDeleted => {}
-                Fact::ChatJoined { chat_id } => chat_ids.push(*chat_id),
+                Fact::ChatJoined { chat_id } => {
+                    if let Stream::User(reader) = stream {
+                        chats_wanted.entry(*reader).or_default().push(*chat_id);
+                    }
+                }
+                Fact::ChatRead { .. } | Fact::ChatMuted { .. } => {}
                 Fact::ContactChanged { other_id, .. } => user_ids.push(*other_id),
                 Fact::UserArrived { user_id } => user_ids.push(*user_id),
                 Fact::SettingsChanged | Fact::StatusChanged | Fact::WaitingChanged => {
@@ -458,12 +470,14 @@ impl Db {
             .into_iter()
             .map(|message| (message.id, message))
             .collect();
-        let chats: HashMap<_, _> = self
-            .chats_by_id(&chat_ids)
-            .await?
-            .into_iter()
-            .map(|chat| (chat.id, chat))
-            .collect();
+        // A chat as its new member sees it now: their own unread count and mute.
+        let mut chats: HashMap<(UserId, ChatId), Chat> = HashMap::new();
+        for (reader, ids) in chats_wanted {
+            for chat in self.chats_by_id(reader, &ids).await? {
+                chats.insert((reader, chat.id), chat);
+            }
+        }
+        let mut conn = self.read.acquire().await?;
         let users: HashMap<_, _> = self
             .users_by_id(&user_ids)
             .await?
@@ -474,9 +488,9 @@ impl Db {
         let statuses = self.statuses_by_user(&status_of).await?;
         let waiting = self.waiting_by_user(&waiting_of).await?;
         let missing = |pos: Pos| Error::Internal(format!("event {pos} names a missing row"));
-        events
-            .into_iter()
-            .map(|(pos, seq, stream, fact)| {
+        let mut built = Vec::with_capacity(events.len());
+        for (pos, seq, stream, fact) in events {
+            {
                 // One page may name a message more than once: sent, edited, deleted.
                 let message =
                     |id: &MessageId| messages.get(id).cloned().ok_or_else(|| missing(pos));
@@ -505,15 +519,38 @@ impl Db {
                         ServerEvent::ChatDeleted { pos, seq, chat_id }
                     }
                     Fact::ChatJoined { chat_id } => {
-                        let mut chat = chats.get(chat_id).cloned().ok_or_else(|| missing(pos))?;
+                        let Stream::User(reader) = stream else {
+                            return Err(missing(pos));
+                        };
+                        let mut chat = chats
+                            .get(&(reader, *chat_id))
+                            .cloned()
+                            .ok_or_else(|| missing(pos))?;
                         // Someone no longer in it sees no message from after they left.
-                        if let Stream::User(reader) = stream {
-                            if chat.role_of(reader).is_none() {
-                                chat.last_message = None;
-                            }
+                        if chat.role_of(reader).is_none() {
+                            chat.last_message = None;
                         }
                         ServerEvent::ChatNew { pos, seq, chat }
                     }
+                    Fact::ChatRead { user_id, read } => {
+                        let Stream::Chat(chat_id) = stream else {
+                            return Err(missing(pos));
+                        };
+                        ServerEvent::Receipt {
+                            pos,
+                            seq,
+                            chat_id,
+                            user_id: *user_id,
+                            read: *read,
+                            unread: unread_as_of(&mut conn, chat_id, *user_id, *read, seq).await?,
+                        }
+                    }
+                    Fact::ChatMuted { chat_id, muted } => ServerEvent::ChatMuted {
+                        pos,
+                        seq,
+                        chat_id: *chat_id,
+                        muted: *muted,
+                    },
                     Fact::ContactChanged {
                         other_id,
                         relation,
@@ -564,15 +601,16 @@ impl Db {
                         }
                     }
                 };
-                Ok(Logged {
+                built.push(Logged {
                     pos,
                     stream,
                     seq,
                     fact,
                     event,
-                })
-            })
-            .collect()
+                });
+            }
+        }
+        Ok(built)
     }
 }
 
@@ -617,6 +655,20 @@ mod tests {
                 },
             ),
             (r#"{"fact":"group_deleted@1"}"#, Fact::GroupDeleted),
+            (
+                r#"{"fact":"chat_read@1","user_id":2,"read":17}"#,
+                Fact::ChatRead {
+                    user_id: UserId(2),
+                    read: MessageId(17),
+                },
+            ),
+            (
+                r#"{"fact":"chat_muted@1","chat_id":3,"muted":true}"#,
+                Fact::ChatMuted {
+                    chat_id: ChatId(3),
+                    muted: true,
+                },
+            ),
             (
                 r#"{"fact":"message_edited@1","message_id":15,"sent_seq":3}"#,
                 Fact::MessageEdited {

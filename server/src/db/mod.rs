@@ -14,11 +14,13 @@ mod chats;
 mod contacts;
 mod groups;
 mod messages;
+mod reads;
 pub use contacts::{RelationChange, SettingsChange};
 mod log;
 pub use log::{Fact, Logged, MemberPeriod, Stream};
 mod presence;
 pub use presence::{PresenceChange, Seen};
+pub use reads::UnreadTotals;
 mod throttle;
 mod waits;
 

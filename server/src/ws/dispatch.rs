@@ -289,6 +289,33 @@ async fn execute(
             },
             Vec::new(),
         ),
+        ClientEvent::ChatRead {
+            chat_id,
+            message_id,
+        } => {
+            let (read, unread, logged) = db.mark_read(user.id, chat_id, message_id, now).await?;
+            (
+                Reply::Read {
+                    chat_id,
+                    read,
+                    unread,
+                },
+                logged,
+            )
+        }
+        ClientEvent::ChatMute { chat_id, muted } => {
+            (Reply::Ok, db.set_muted(user.id, chat_id, muted, now).await?)
+        }
+        ClientEvent::UnreadCount => {
+            let totals = db.unread_totals(user.id).await?;
+            (
+                Reply::Unread {
+                    chats: totals.chats,
+                    messages: totals.messages,
+                },
+                Vec::new(),
+            )
+        }
         ClientEvent::TypingStart { chat_id } => {
             typing_allowed(&mut connection.typing)?;
             let audience = db.others_in(chat_id, user.id).await?;

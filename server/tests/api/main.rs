@@ -14,6 +14,7 @@ mod lifecycle;
 mod people;
 mod presence;
 mod proxy;
+mod reads;
 mod services;
 mod socket;
 mod storage;
