@@ -218,6 +218,8 @@ pub enum Refusal {
     MessageDeleted,
     #[error("A line about a change to the group cannot be edited or deleted.")]
     SystemLineFixed,
+    #[error("Ask for messages before a message or after one, not both.")]
+    BeforeAndAfter,
 }
 
 impl Refusal {
@@ -279,7 +281,8 @@ impl Refusal {
             | Refusal::GroupTitleBlank
             | Refusal::GroupTitleControlCharacter
             | Refusal::NothingToChange
-            | Refusal::SystemLineFixed => ErrorCode::Invalid,
+            | Refusal::SystemLineFixed
+            | Refusal::BeforeAndAfter => ErrorCode::Invalid,
             Refusal::StatusTextTooLong { .. }
             | Refusal::GroupTitleTooLong { .. }
             | Refusal::SearchTooLong { .. } => ErrorCode::TooLarge,

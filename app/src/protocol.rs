@@ -211,12 +211,16 @@ pub enum ClientEvent {
         #[cfg_attr(feature = "schema", schemars(range(min = 1, max = crate::model::limits::CHAT_PAGE_MAX)))]
         limit: Option<u32>,
     },
-    /// A page of history, newest first, strictly older than `before` when given. Replies `history`.
+    /// A page of history: the messages just older than `before` (the newest, when neither is
+    /// given), or just newer than `after`; newest first either way. Replies `history`.
     #[serde(rename = "message:history")]
     MessageHistory {
         chat_id: ChatId,
         #[serde(default)]
         before: Option<MessageId>,
+        /// Not with `before`.
+        #[serde(default)]
+        after: Option<MessageId>,
         /// 50 when not given.
         #[serde(default)]
         #[cfg_attr(feature = "schema", schemars(range(min = 1, max = crate::model::limits::HISTORY_PAGE_MAX)))]
@@ -515,6 +519,7 @@ pub enum Reply {
         chat_id: ChatId,
         /// Newest first.
         messages: Vec<Message>,
+        /// More exist in the direction asked: older for `before` (or neither), newer for `after`.
         has_more: bool,
     },
     Contact {

@@ -10,7 +10,6 @@ pub mod config;
 pub mod connection_counts;
 pub mod db;
 pub mod error;
-pub mod groups;
 pub mod hub;
 pub mod pages;
 pub mod password;

@@ -1,13 +1,16 @@
 //! The chat page: people and chats on the side, the open conversation beside them.
 
 use super::api;
+use super::groups::{moderates, GroupSettings, NewGroup, RoomDirectory};
 use super::people::{notify_arrival, requests_waiting, PeoplePanel};
 use super::socket::ChatClient;
 use super::state::{
     chat_title, seen_by, typing_line, unread_total, ConversationStoreFields, Pending,
     StateStoreFields,
 };
-use crate::model::{limits, Chat, ChatId, ChatKind, Message, MessageBody, PresenceMode, UserId};
+use crate::model::{
+    limits, Chat, ChatId, ChatKind, Message, MessageBody, MessageId, PresenceMode, UserId,
+};
 use crate::protocol::Refusal;
 use leptos::{ev::SubmitEvent, prelude::*};
 use leptos_meta::Title;
@@ -207,6 +210,8 @@ fn ChatList() -> impl IntoView {
     view! {
         <nav aria-labelledby="chats-heading">
             <h2 id="chats-heading">"Chats"</h2>
+            <NewGroup/>
+            <RoomDirectory/>
             <ul class="chats">
                 <For each=move || store.chats() key=|chat| chat.key() let:chat>
                     <ChatRow chat selected=selected.clone()/>
@@ -333,6 +338,13 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
             })
             .unwrap_or_default()
     };
+    let is_group = move || {
+        store.chats().with(|chats| {
+            chats
+                .iter()
+                .any(|chat| chat.id == chat_id && chat.kind == ChatKind::Group)
+        })
+    };
     let muted = move || {
         store
             .chats()
@@ -401,10 +413,28 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
         let pending = conversation.pending().try_with(Vec::len).unwrap_or(0);
         (newest, pending)
     });
+    // Opened at its first unread message, the chat shows that; else its end.
+    let has_newer = move || conversation.has_newer().try_get().unwrap_or(false);
+    let first_unread = Memo::new(move |_| {
+        let read = conversation.read_when_opened().try_get().flatten()?;
+        conversation
+            .messages()
+            .try_with(|messages| {
+                messages
+                    .iter()
+                    .find(|message| message.id > read)
+                    .map(|message| message.id)
+            })
+            .flatten()
+    });
     Effect::new(move || {
         newest.track();
         if let Some(list) = list.get() {
-            list.set_scroll_top(list.scroll_height());
+            let divider = list.query_selector(".first-unread").ok().flatten();
+            match divider.filter(|_| has_newer()) {
+                Some(divider) => divider.scroll_into_view(),
+                None => list.set_scroll_top(list.scroll_height()),
+            }
         }
         // What is on screen is read, while the page is.
         if document().visibility_state() == web_sys::VisibilityState::Visible {
@@ -433,6 +463,9 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
                 <button type="button" class="back" aria-label="Back to the lists"
                     on:click=move |_| { client.update(|s| s.deselect()); }>"←"</button>
                 <h2><bdi>{title}</bdi></h2>
+                <Show when=is_group>
+                    <GroupSettings chat_id/>
+                </Show>
                 <button type="button" class="mute" aria-pressed=move || muted().to_string()
                     on:click=move |_| { client.update(|s| s.mute(chat_id, !muted())); }>
                     "Mute"
@@ -446,12 +479,24 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
             </Show>
             <ol class="messages" aria-label="Messages" aria-live="polite" node_ref=list>
                 <For each=move || conversation.messages() key=|message| message.key() let:message>
-                    <MessageRow message me/>
+                    <MessageRow message me first_unread/>
                 </For>
                 <For each=move || conversation.pending() key=|pending| pending.key() let:pending>
                     <PendingRow pending/>
                 </For>
             </ol>
+            <Show when=has_newer>
+                <div class="newer">
+                    <button type="button"
+                        on:click=move |_| { client.update(|s| s.load_newer(chat_id)); }>
+                        "Load newer messages"
+                    </button>
+                    <button type="button"
+                        on:click=move |_| { client.update(|s| s.back_to_latest(chat_id)); }>
+                        "Back to latest"
+                    </button>
+                </div>
+            </Show>
             <Show when=move || !seen().is_empty()>
                 <p class="seen">{seen_text}</p>
             </Show>
@@ -471,10 +516,15 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
 /// A stored message. Its sender and time never change; its text does when it is edited or
 /// deleted, and only that part re-renders.
 #[component]
-fn MessageRow(#[prop(into)] message: Field<Message>, me: Memo<Option<UserId>>) -> impl IntoView {
+fn MessageRow(
+    #[prop(into)] message: Field<Message>,
+    me: Memo<Option<UserId>>,
+    first_unread: Memo<Option<MessageId>>,
+) -> impl IntoView {
     let client = expect_context::<ChatClient>();
-    let (sender, sent_at, system) =
-        message.with_untracked(|m| (m.sender_id, m.sent_at, m.system.is_some()));
+    let (id, sender, sent_at, system) =
+        message.with_untracked(|m| (m.id, m.sender_id, m.sent_at, m.system.is_some()));
+    let is_first_unread = move || first_unread.get() == Some(id);
     if system {
         // A change to the group, told in a line of its own.
         let body = message.with_untracked(|m| m.body.clone());
@@ -495,16 +545,102 @@ fn MessageRow(#[prop(into)] message: Field<Message>, me: Memo<Option<UserId>>) -
         })
     };
     let edited = move || message.with(|m| m.edited_at.is_some() && m.deleted_at.is_none());
+    let store = client.store;
+    let chat_id = message.with_untracked(|m| m.chat_id);
+    let mine = move || me.get() == Some(sender);
+    // The sender edits and deletes; a group's owner and admins delete too.
+    let may_delete = move || {
+        !deleted()
+            && (mine()
+                || store.chats().with(|chats| {
+                    chats
+                        .iter()
+                        .find(|chat| chat.id == chat_id)
+                        .zip(me.get())
+                        .is_some_and(|(chat, me)| moderates(chat, me))
+                }))
+    };
+    let editing = RwSignal::new(false);
+    let draft = RwSignal::new(String::new());
+    let start_editing = move |_| {
+        draft.set(message.with_untracked(|m| m.body.clone()));
+        editing.set(true);
+    };
+    let on_edit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        match MessageBody::parse(draft.get_untracked().trim().to_string()) {
+            Ok(body) => {
+                client.update(|s| s.edit_message(id, body));
+                editing.set(false);
+            }
+            Err(refusal) => {
+                client.update(|s| s.tell(refusal.to_string()));
+            }
+        }
+    };
+    let on_escape = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() == "Escape" {
+            editing.set(false);
+        }
+    };
+    let versions = move || {
+        store.versions().with(|versions| {
+            versions
+                .as_ref()
+                .filter(|(shown, _)| *shown == id)
+                .map(|(_, versions)| versions.clone())
+        })
+    };
     view! {
-        <li class="message" class:mine=move || me.get() == Some(sender) class:deleted=deleted>
+        <li class="message" class:mine=mine class:deleted=deleted
+            class:first-unread=is_first_unread>
+            <Show when=is_first_unread>
+                <span class="divider">"New messages"</span>
+            </Show>
             <bdi class="author">{author}</bdi>
-            {text}
+            <Show when=move || editing.get() fallback=text>
+                <form class="edit" on:submit=on_edit>
+                    <input type="text" aria-label="Edit message" bind:value=draft
+                        on:keydown=on_escape autofocus/>
+                    <button type="submit">"Save"</button>
+                    <button type="button" on:click=move |_| editing.set(false)>"Cancel"</button>
+                </form>
+            </Show>
             <span class="meta">
                 <Show when=edited>
                     <span class="edited">"edited"</span>
                 </Show>
                 <time>{clock_time(sent_at)}</time>
             </span>
+            <span class="message-actions">
+                <Show when=move || mine() && !deleted() && !editing.get()>
+                    <button type="button" aria-label="Edit this message" on:click=start_editing>
+                        "Edit"
+                    </button>
+                </Show>
+                <Show when=may_delete>
+                    <button type="button" aria-label="Delete this message"
+                        on:click=move |_| { client.update(|s| s.delete_message(id)); }>
+                        "Delete"
+                    </button>
+                </Show>
+                <Show when=edited>
+                    <button type="button" aria-label="Show this message's edits"
+                        on:click=move |_| { client.update(|s| s.load_versions(id)); }>
+                        "Edits"
+                    </button>
+                </Show>
+            </span>
+            {move || versions().map(|versions| view! {
+                <ol class="versions" aria-label="Earlier versions">
+                    {versions.into_iter().map(|version| view! {
+                        <li>
+                            <span class="body" dir="auto">{version.body}</span>
+                            <time>{clock_time(version.since)}</time>
+                        </li>
+                    }).collect_view()}
+                </ol>
+            })}
         </li>
     }
     .into_any()

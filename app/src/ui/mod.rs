@@ -3,6 +3,7 @@
 mod api;
 mod auth;
 mod chat;
+mod groups;
 mod people;
 mod reactivity;
 mod socket;

@@ -3,7 +3,8 @@
 //! row re-runs when that chat changes, a message list when messages arrive, and nothing else does.
 
 use super::state::{
-    Change, ConversationStoreFields, DirectoryStoreFields, State, StateStoreFields,
+    Change, ConversationStoreFields, DirectoryStoreFields, RoomsStoreFields, State,
+    StateStoreFields,
 };
 use crate::model::ChatId;
 use leptos::prelude::*;
@@ -20,6 +21,7 @@ pub fn wake(store: Store<State>, changed: &BTreeSet<Change>) {
         store.chats().update_keys();
         store.conversations().update_keys();
         store.directory().found().update_keys();
+        store.rooms().found().update_keys();
         let ids: Vec<ChatId> =
             store.with_untracked(|state| state.conversations.keys().copied().collect());
         for id in ids {
@@ -37,6 +39,7 @@ pub fn wake(store: Store<State>, changed: &BTreeSet<Change>) {
             ChatList => store.chats().update_keys(),
             Conversations => store.conversations().update_keys(),
             Directory => store.directory().found().update_keys(),
+            Rooms => store.rooms().found().update_keys(),
             _ => {}
         }
     }
@@ -67,6 +70,9 @@ pub fn wake(store: Store<State>, changed: &BTreeSet<Change>) {
             HasMore(id) => written(conversation(id).has_more()),
             Selected => written(store.selected()),
             Typing(_) => written(store.typing()),
+            Rooms => written(store.rooms()),
+            Bans => written(store.bans()),
+            Versions => written(store.versions()),
             Notice => written(store.notice()),
             Directory => written(store.directory()),
             FriendFormError => written(store.friend_form_error()),

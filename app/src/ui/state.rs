@@ -6,9 +6,9 @@
 //! state in a `reactive_stores::Store` and wakes only the views of what changed (`reactivity::wake`).
 
 use crate::model::{
-    Chat, ChatId, ChatKind, Contact, DirectoryEntry, GroupChange, Member, Message, MessageBody,
-    MessageId, MyStatus, Person, Pos, PresenceMode, Relation, Role, Seq, Settings, Timestamp, User,
-    UserId,
+    Chat, ChatId, ChatKind, Contact, DirectoryEntry, GroupChange, GroupTitle, Member, Message,
+    MessageBody, MessageId, MessageVersion, MyStatus, Person, Pos, PresenceMode, Relation, Role,
+    Room, Seq, Settings, Timestamp, User, UserId,
 };
 use crate::protocol::{ApiError, ClientEvent, ErrorCode, Reply, Request, RequestId, ServerEvent};
 use reactive_stores::Store;
@@ -41,7 +41,22 @@ pub struct Conversation {
     pub pending: Vec<Pending>,
     /// Whether older history exists beyond what is loaded; `None` until the first page.
     pub has_more: Option<bool>,
+    /// Newer messages exist beyond what is loaded: the chat was opened at its first unread
+    /// message. New messages wait there rather than leave a gap; "back to latest" fetches them.
+    pub has_newer: bool,
+    /// The newest message read when the chat was opened at its first unread: a divider goes after it.
+    pub read_when_opened: Option<MessageId>,
 }
+
+/// Which way a page of history was asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Page {
+    Older,
+    Newer,
+}
+
+/// Messages before the first unread shown for context when a chat opens there.
+const CONTEXT_BEFORE_UNREAD: u32 = 10;
 
 /// The directory as last searched.
 #[derive(Clone, Debug, Default, PartialEq, Store)]
@@ -51,6 +66,16 @@ pub struct Directory {
     #[store(key: UserId = |entry| entry.user.id)]
     pub found: Vec<DirectoryEntry>,
     /// More people follow the ones found.
+    pub has_more: bool,
+}
+
+/// The room directory (public groups) as last searched.
+#[derive(Clone, Debug, Default, PartialEq, Store)]
+pub struct Rooms {
+    /// Whether it has been asked for yet.
+    pub searched: bool,
+    #[store(key: ChatId = |room| room.chat_id)]
+    pub found: Vec<Room>,
     pub has_more: bool,
 }
 
@@ -114,6 +139,9 @@ pub enum Change {
     Selected,
     /// Who types in this chat changed.
     Typing(ChatId),
+    Rooms,
+    Bans,
+    Versions,
     Notice,
     Directory,
     FriendFormError,
@@ -151,6 +179,11 @@ pub struct State {
     pub friend_form_error: Option<String>,
     /// Who is typing in each chat, in the order they began.
     pub typing: BTreeMap<ChatId, Vec<User>>,
+    pub rooms: Rooms,
+    /// The people banned from groups I manage, as last asked.
+    pub bans: BTreeMap<ChatId, Vec<User>>,
+    /// The texts a message had, as last asked.
+    pub versions: Option<(MessageId, Vec<MessageVersion>)>,
     /// The chat I am typing in, and when I last said so.
     #[store(skip)]
     my_typing: Option<(ChatId, Timestamp)>,
@@ -182,6 +215,9 @@ pub struct State {
     arrival_positions: HashSet<Pos>,
     #[store(skip)]
     next_request: RequestId,
+    /// In-flight pages of history asked for newer messages (the rest are older).
+    #[store(skip)]
+    newer_pages: HashSet<RequestId>,
     /// In-flight sends by request id, so a refusal marks the right pending message.
     #[store(skip)]
     sends: HashMap<RequestId, (ChatId, String)>,
@@ -507,8 +543,25 @@ impl State {
             }
             // The receipt that follows a read carries its count; the browser totals its chats.
             Reply::Ok | Reply::Read { .. } | Reply::Unread { .. } => {}
-            // Asked for by the group and message views to come; nothing here asks yet.
-            Reply::Bans { .. } | Reply::Rooms { .. } | Reply::Versions { .. } => {}
+            Reply::Rooms { rooms, has_more } => {
+                self.rooms = Rooms {
+                    searched: true,
+                    found: rooms,
+                    has_more,
+                };
+                self.touched(Change::Rooms);
+            }
+            Reply::Bans { chat_id, users } => {
+                self.bans.insert(chat_id, users);
+                self.touched(Change::Bans);
+            }
+            Reply::Versions {
+                message_id,
+                versions,
+            } => {
+                self.versions = Some((message_id, versions));
+                self.touched(Change::Versions);
+            }
             Reply::Message { message } => self.add_message(message),
             Reply::Contact { contact } => {
                 if self.friend_form_request == Some(id) {
@@ -535,10 +588,16 @@ impl State {
                 messages,
                 has_more,
             } => {
-                self.conversation(chat_id).has_more = Some(has_more);
+                let newer = self.newer_pages.remove(&id);
+                let conversation = self.conversation(chat_id);
+                if newer {
+                    conversation.has_newer = has_more;
+                } else {
+                    conversation.has_more = Some(has_more);
+                }
                 self.touched(Change::HasMore(chat_id));
                 for message in messages {
-                    self.add_message(message);
+                    self.insert_message(message);
                 }
             }
             Reply::Sync {
@@ -631,6 +690,8 @@ impl State {
         self.conversations.retain(|id, conversation| {
             conversation.messages.clear();
             conversation.has_more = None;
+            conversation.has_newer = false;
+            conversation.read_when_opened = None;
             !conversation.pending.is_empty() || Some(*id) == selected
         });
         self.touched(Change::All);
@@ -661,6 +722,8 @@ impl State {
         self.conversations.entry(chat_id).or_default()
     }
 
+    /// The first pages of a chat not loaded yet: the newest, or, with messages unread, the first
+    /// unread ones and a few before them.
     fn load_history_if_missing(&mut self, chat_id: ChatId) -> Vec<Request> {
         let loaded = self
             .conversations
@@ -669,11 +732,48 @@ impl State {
         if loaded {
             return Vec::new();
         }
-        vec![self.request(ClientEvent::MessageHistory {
+        let me = self.me.as_ref().map(|me| me.id);
+        let unread_from = self
+            .chats
+            .iter()
+            .find(|chat| chat.id == chat_id && chat.unread > 0)
+            .and_then(|chat| me.and_then(|me| chat.read_by(me)));
+        let Some(read) = unread_from else {
+            return vec![self.page(chat_id, None, Page::Older, None)];
+        };
+        let conversation = self.conversation(chat_id);
+        conversation.has_newer = true;
+        conversation.read_when_opened = Some(read);
+        self.touched(Change::HasMore(chat_id));
+        let context = Some(CONTEXT_BEFORE_UNREAD);
+        vec![
+            self.page(chat_id, Some(MessageId(read.0 + 1)), Page::Older, context),
+            self.page(chat_id, Some(read), Page::Newer, None),
+        ]
+    }
+
+    /// A request for the page of `chat_id`'s history next to `from`, in the direction `page`.
+    fn page(
+        &mut self,
+        chat_id: ChatId,
+        from: Option<MessageId>,
+        page: Page,
+        limit: Option<u32>,
+    ) -> Request {
+        let (before, after) = match page {
+            Page::Older => (from, None),
+            Page::Newer => (None, from),
+        };
+        let request = self.request(ClientEvent::MessageHistory {
             chat_id,
-            before: None,
-            limit: None,
-        })]
+            before,
+            after,
+            limit,
+        });
+        if page == Page::Newer {
+            self.newer_pages.insert(request.id);
+        }
+        request
     }
 
     /// The next page of older messages, if there is one.
@@ -685,12 +785,44 @@ impl State {
             return Effects::default();
         }
         let before = conversation.messages.first().map(|message| message.id);
-        let request = self.request(ClientEvent::MessageHistory {
-            chat_id,
-            before,
-            limit: None,
-        });
+        let request = self.page(chat_id, before, Page::Older, None);
         self.effects(vec![request])
+    }
+
+    /// The next page of newer messages, while the chat is open back at its first unread.
+    pub fn load_newer(&mut self, chat_id: ChatId) -> Effects {
+        let Some(conversation) = self.conversations.get(&chat_id) else {
+            return Effects::default();
+        };
+        if !conversation.has_newer {
+            return Effects::default();
+        }
+        let after = conversation.messages.last().map(|message| message.id);
+        let Some(after) = after else {
+            return Effects::default();
+        };
+        let request = self.page(chat_id, Some(after), Page::Newer, None);
+        self.effects(vec![request])
+    }
+
+    /// Leaves the older messages opened at and shows the newest, as a fresh first page.
+    pub fn back_to_latest(&mut self, chat_id: ChatId) -> Effects {
+        let request = self.reload_latest(chat_id);
+        self.effects(request.into_iter().collect())
+    }
+
+    fn reload_latest(&mut self, chat_id: ChatId) -> Option<Request> {
+        let conversation = self.conversations.get_mut(&chat_id)?;
+        if !conversation.has_newer {
+            return None;
+        }
+        conversation.messages.clear();
+        conversation.has_more = None;
+        conversation.has_newer = false;
+        conversation.read_when_opened = None;
+        self.touched(Change::Messages(chat_id));
+        self.touched(Change::HasMore(chat_id));
+        Some(self.page(chat_id, None, Page::Older, None))
     }
 
     /// The next page of chats, older than the oldest loaded, if the server has more.
@@ -730,6 +862,8 @@ impl State {
         // Sending ends typing there, on the server's side too.
         self.my_typing
             .take_if(|(typing_in, _)| *typing_in == chat_id);
+        // What is sent shows at the end of the conversation, so that is where it goes.
+        let latest = self.reload_latest(chat_id);
         let body = body.into_inner();
         self.conversation(chat_id).pending.push(Pending {
             nonce: nonce.clone(),
@@ -742,7 +876,7 @@ impl State {
             nonce,
             body,
         });
-        self.effects(vec![request])
+        self.effects(latest.into_iter().chain([request]).collect())
     }
 
     /// The composer of `chat_id` holds text (`typing`) or not, at `now`: tells the chat when typing
@@ -905,10 +1039,111 @@ impl State {
         fresh
     }
 
+    /// Sends one request.
+    fn ask(&mut self, event: ClientEvent) -> Effects {
+        let request = self.request(event);
+        self.effects(vec![request])
+    }
+
+    /// Creates a group of me and `members`; it opens once the server has it.
+    pub fn create_group(&mut self, title: &str, members: Vec<UserId>, public: bool) -> Effects {
+        if let Err(refusal) = GroupTitle::parse(title) {
+            return self.tell(refusal.to_string());
+        }
+        self.ask(ClientEvent::GroupCreate {
+            title: title.to_string(),
+            members,
+            public,
+        })
+    }
+
+    pub fn rename_group(&mut self, chat_id: ChatId, title: &str) -> Effects {
+        if let Err(refusal) = GroupTitle::parse(title) {
+            return self.tell(refusal.to_string());
+        }
+        self.ask(ClientEvent::GroupUpdate {
+            chat_id,
+            title: Some(title.to_string()),
+            public: None,
+        })
+    }
+
+    pub fn make_public(&mut self, chat_id: ChatId, public: bool) -> Effects {
+        self.ask(ClientEvent::GroupUpdate {
+            chat_id,
+            title: None,
+            public: Some(public),
+        })
+    }
+
+    pub fn add_to_group(&mut self, chat_id: ChatId, user_ids: Vec<UserId>) -> Effects {
+        self.ask(ClientEvent::GroupAdd { chat_id, user_ids })
+    }
+
+    pub fn remove_from_group(&mut self, chat_id: ChatId, user_id: UserId, ban: bool) -> Effects {
+        self.ask(ClientEvent::GroupRemove {
+            chat_id,
+            user_id,
+            ban,
+        })
+    }
+
+    pub fn set_role(&mut self, chat_id: ChatId, user_id: UserId, role: Role) -> Effects {
+        self.ask(ClientEvent::GroupSetRole {
+            chat_id,
+            user_id,
+            role,
+        })
+    }
+
+    pub fn leave(&mut self, chat_id: ChatId) -> Effects {
+        self.ask(ClientEvent::ChatLeave { chat_id })
+    }
+
+    pub fn delete_group(&mut self, chat_id: ChatId) -> Effects {
+        self.ask(ClientEvent::GroupDelete { chat_id })
+    }
+
+    pub fn load_bans(&mut self, chat_id: ChatId) -> Effects {
+        self.ask(ClientEvent::GroupBans { chat_id })
+    }
+
+    pub fn unban(&mut self, chat_id: ChatId, user_id: UserId) -> Effects {
+        self.ask(ClientEvent::GroupUnban { chat_id, user_id })
+    }
+
+    /// Lists public groups whose title holds `query` (all of them for a blank one).
+    pub fn search_rooms(&mut self, query: &str) -> Effects {
+        let query = query.trim();
+        self.ask(ClientEvent::RoomsList {
+            query: (!query.is_empty()).then(|| query.to_string()),
+            before: None,
+            limit: None,
+        })
+    }
+
+    pub fn join_room(&mut self, chat_id: ChatId) -> Effects {
+        self.ask(ClientEvent::ChatJoin { chat_id })
+    }
+
+    pub fn edit_message(&mut self, message_id: MessageId, body: MessageBody) -> Effects {
+        self.ask(ClientEvent::MessageEdit {
+            message_id,
+            body: body.into_inner(),
+        })
+    }
+
+    pub fn delete_message(&mut self, message_id: MessageId) -> Effects {
+        self.ask(ClientEvent::MessageDelete { message_id })
+    }
+
+    pub fn load_versions(&mut self, message_id: MessageId) -> Effects {
+        self.ask(ClientEvent::MessageVersions { message_id })
+    }
+
     /// Mutes or unmutes a chat, on every device once the server has it.
     pub fn mute(&mut self, chat_id: ChatId, muted: bool) -> Effects {
-        let request = self.request(ClientEvent::ChatMute { chat_id, muted });
-        self.effects(vec![request])
+        self.ask(ClientEvent::ChatMute { chat_id, muted })
     }
 
     /// Marks the open chat read up to its newest loaded message, if that is further than I have
@@ -931,9 +1166,16 @@ impl State {
         let Some(member) = chat.members.iter_mut().find(|m| m.user.id == me) else {
             return self.effects(Vec::new());
         };
-        // Shown read at once; the receipt that follows brings the server's count.
+        // Shown read at once; the receipt that follows brings the server's count. Opened further
+        // back, newer messages are still unread.
         member.read = Some(newest);
-        chat.unread = 0;
+        let all_read = !self
+            .conversations
+            .get(&chat_id)
+            .is_some_and(|conversation| conversation.has_newer);
+        if all_read {
+            chat.unread = 0;
+        }
         self.touched(Change::Chat(chat_id));
         let request = self.request(ClientEvent::ChatRead {
             chat_id,
@@ -1125,8 +1367,37 @@ impl State {
         }
     }
 
-    /// Adds a message once, however many times it arrives (reply, push, sync, history).
+    /// Adds a message that arrived as news (a push, a reply, a sync), once: unless the chat is
+    /// open further back, where it waits for "back to latest" (its preview shows it meanwhile).
     fn add_message(&mut self, message: Message) {
+        let beyond = self
+            .conversations
+            .get(&message.chat_id)
+            .is_some_and(|conversation| {
+                conversation.has_newer
+                    && conversation
+                        .messages
+                        .last()
+                        .is_none_or(|newest| newest.id < message.id)
+            });
+        if beyond {
+            let chat_id = message.chat_id;
+            let conversation = self.conversation(chat_id);
+            let before = conversation.pending.len();
+            conversation
+                .pending
+                .retain(|pending| pending.nonce != message.nonce);
+            if conversation.pending.len() != before {
+                self.touched(Change::Pending(chat_id));
+            }
+            self.saw_in_chat(&message);
+            return;
+        }
+        self.insert_message(message);
+    }
+
+    /// Adds a message once, however many times it arrives (reply, push, sync, history).
+    fn insert_message(&mut self, message: Message) {
         let chat_id = message.chat_id;
         let mine = self.me.as_ref().map(|me| me.id) == Some(message.sender_id);
         let conversation = self.conversation(chat_id);
@@ -1140,25 +1411,39 @@ impl State {
                 .pending
                 .retain(|pending| pending.nonce != message.nonce);
         }
-        let inserted = match conversation
+        let (inserted, replaced) = match conversation
             .messages
             .binary_search_by_key(&message.id, |known| known.id)
         {
-            Ok(_) => false,
+            // A later copy (an edit's reply, a page read since) shows it as it is now.
+            Ok(at) if conversation.messages[at] != message => {
+                conversation.messages[at] = message.clone();
+                (false, true)
+            }
+            Ok(_) => (false, false),
             Err(at) => {
                 conversation.messages.insert(at, message.clone());
-                true
+                (true, false)
             }
         };
+        if replaced {
+            self.touched(Change::Message(chat_id, message.id));
+        }
         if sent {
             self.touched(Change::Pending(chat_id));
         }
         if inserted {
             self.touched(Change::Messages(chat_id));
         }
+        self.saw_in_chat(&message);
+    }
+
+    /// Takes `message` into its chat's preview and place in the list.
+    fn saw_in_chat(&mut self, message: &Message) {
+        let chat_id = message.chat_id;
         if let Some(chat) = self.chats.iter_mut().find(|chat| chat.id == chat_id) {
             let before = chat.last_message.clone();
-            chat.saw(&message);
+            chat.saw(message);
             if chat.last_message != before {
                 self.touched(Change::Chat(chat_id));
             }
@@ -1647,6 +1932,75 @@ mod tests {
     }
 
     #[test]
+    fn a_chat_with_unread_messages_opens_at_the_first_and_new_ones_wait_beyond_it() {
+        let mut store = State::default();
+        let mut chat = group();
+        chat.members[0].read = Some(MessageId(20));
+        chat.unread = 30;
+        store.apply(ready_with(5, vec![chat]));
+        let asked: Vec<ClientEvent> = store
+            .select(ChatId(1))
+            .requests
+            .into_iter()
+            .map(|request| request.event)
+            .collect();
+        let page = |before, after, limit| ClientEvent::MessageHistory {
+            chat_id: ChatId(1),
+            before,
+            after,
+            limit,
+        };
+        assert_eq!(
+            asked,
+            vec![
+                page(Some(MessageId(21)), None, Some(CONTEXT_BEFORE_UNREAD)),
+                page(None, Some(MessageId(20)), None),
+            ]
+        );
+        let newer_id = store.next_request;
+        let history = |ids: std::ops::RangeInclusive<i64>, has_more| Reply::History {
+            chat_id: ChatId(1),
+            messages: ids
+                .rev()
+                .map(|id| message(id, 2, &format!("m{id}")))
+                .collect(),
+            has_more,
+        };
+        store.apply(ServerEvent::Reply {
+            id: newer_id - 1,
+            result: history(11..=20, true),
+        });
+        store.apply(ServerEvent::Reply {
+            id: newer_id,
+            result: history(21..=70, true),
+        });
+        let conversation = &store.conversations[&ChatId(1)];
+        assert_eq!(conversation.messages.len(), 60);
+        assert!(conversation.has_newer && conversation.has_more == Some(true));
+        // A new message lands beyond what is shown: not next to it, with a gap between.
+        store.apply(ServerEvent::MessageNew {
+            pos: 6,
+            seq: 2,
+            message: message(99, 2, "late"),
+        });
+        assert_eq!(store.conversations[&ChatId(1)].messages.len(), 60);
+        assert_eq!(
+            store.chats[0].last_message.as_ref().unwrap().id,
+            MessageId(99)
+        );
+        // Reading what is shown leaves the rest unread.
+        store.read_newest(ChatId(1));
+        assert_eq!(store.chats[0].unread, 31);
+
+        let more = store.load_newer(ChatId(1)).requests;
+        assert_eq!(more[0].event, page(None, Some(MessageId(70)), None));
+        let back = store.back_to_latest(ChatId(1)).requests;
+        assert_eq!(back[0].event, page(None, None, None));
+        let conversation = &store.conversations[&ChatId(1)];
+        assert!(conversation.messages.is_empty() && !conversation.has_newer);
+    }
+
+    #[test]
     fn reconnect_syncs_from_the_last_position_and_resends_pending() {
         let mut store = State::default();
         store.apply(ready(5));
@@ -1801,6 +2155,7 @@ mod tests {
             ClientEvent::MessageHistory {
                 chat_id: ChatId(1),
                 before: Some(MessageId(8)),
+                after: None,
                 limit: None
             }
         );

@@ -225,6 +225,15 @@ fn retried(original: Message, chat: ChatId, body: &MessageBody) -> Result<(Messa
     Ok((original, Vec::new()))
 }
 
+/// Where a page of history starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HistoryFrom {
+    /// Just older than this message, or the newest.
+    Before(Option<MessageId>),
+    /// Just newer than this message.
+    After(MessageId),
+}
+
 /// Starts `user`'s membership period in `chat`: they see its events after `joined_seq`, and have
 /// read what came before them.
 pub(super) async fn insert_member(
@@ -557,31 +566,40 @@ impl Db {
         row.map(Message::try_from).transpose()
     }
 
-    /// Up to `limit` messages of `chat` older than `before` (or the newest), newest first, and whether
-    /// more exist: those `reader` saw while a member, as `sync` would have shown them. A former
+    /// Up to `limit` messages of `chat` next to `from`, newest first, and whether more exist in that
+    /// direction: those `reader` saw while a member, as `sync` would have shown them. A former
     /// member keeps what they saw.
     pub async fn history(
         &self,
         reader: UserId,
         chat: ChatId,
-        before: Option<MessageId>,
+        from: HistoryFrom,
         limit: u32,
     ) -> Result<(Vec<Message>, bool)> {
         self.require_reader(chat, reader).await?;
+        let (condition, order, bound) = match from {
+            HistoryFrom::Before(before) => {
+                ("msg.id < $2", "DESC", before.map_or(i64::MAX, |id| id.0))
+            }
+            HistoryFrom::After(after) => ("msg.id > $2", "ASC", after.0),
+        };
         let mut rows = sqlx::query_as::<_, MessageRow>(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages msg WHERE msg.chat_id = $1 AND msg.id < $2
+            "SELECT {MESSAGE_COLUMNS} FROM messages msg WHERE msg.chat_id = $1 AND {condition}
                AND {}
-             ORDER BY msg.id DESC LIMIT $4",
+             ORDER BY msg.id {order} LIMIT $4",
             seen_by_reader("$3")
         ))
         .bind(chat.0)
-        .bind(before.map_or(i64::MAX, |id| id.0))
+        .bind(bound)
         .bind(reader.0)
         .bind(i64::from(limit) + 1)
         .fetch_all(&self.read)
         .await?;
         let has_more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
+        if matches!(from, HistoryFrom::After(_)) {
+            rows.reverse();
+        }
         Ok((messages(rows)?, has_more))
     }
 }

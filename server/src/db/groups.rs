@@ -1,7 +1,7 @@
 //! Groups: created, renamed, made public or private, joined, left, managed and deleted.
 //!
 //! Every change takes the chat's row lock first, reads the actor's role under it, asks the rules
-//! (`crate::groups`), and writes the change, the system line telling of it and their events in
+//! (`app::groups`), and writes the change, the system line telling of it and their events in
 //! that one transaction. A membership change opens or ends a membership period at the line's seq,
 //! so a newcomer sees the line of their arrival and everything after it, and whoever leaves or is
 //! removed sees the line of their going and nothing after it.
@@ -11,7 +11,7 @@ use super::contacts::may_add;
 use super::log::{next_chat_seq, Append, Fact, Logged, Stream};
 use super::{chats::MessageRow, Db};
 use crate::error::{Error, Result};
-use crate::groups::{may, successor, GroupAction};
+use app::groups::{may, successor, GroupAction};
 use app::model::{
     Chat, ChatId, ChatKind, GroupChange, GroupTitle, Message, Role, Room, Seq, User, UserId,
 };

@@ -11,6 +11,7 @@
 mod accounts;
 pub use accounts::SessionRow;
 mod chats;
+pub use chats::HistoryFrom;
 mod contacts;
 mod groups;
 mod messages;
@@ -246,7 +247,8 @@ mod tests {
         assert_eq!(chats[0].kind, ChatKind::Direct);
         assert_eq!(chats[0].members.len(), 2);
         assert_eq!(chats[0].last_message.as_ref().unwrap().text, "hello");
-        let (history, _) = db.history(UserId(2), ChatId(1), None, 10).await.unwrap();
+        let latest = HistoryFrom::Before(None);
+        let (history, _) = db.history(UserId(2), ChatId(1), latest, 10).await.unwrap();
         assert_eq!(history.len(), 1);
 
         let ann = db.user(UserId(1)).await.unwrap().unwrap();
@@ -274,7 +276,7 @@ mod tests {
             3,
             "bob's chat:new for the group, its first line, and the message"
         );
-        let (history, _) = db.history(UserId(2), ChatId(1), None, 10).await.unwrap();
+        let (history, _) = db.history(UserId(2), ChatId(1), latest, 10).await.unwrap();
         assert_eq!(
             history.len(),
             2,

@@ -1,6 +1,6 @@
 //! One client request in, exactly one reply out, plus the pushes the change calls for.
 
-use crate::db::{Logged, Seen, SettingsChange};
+use crate::db::{HistoryFrom, Logged, Seen, SettingsChange};
 use crate::error::{plain_json_error, Error, Result};
 use crate::relations::Action;
 use crate::state::LiveState;
@@ -335,10 +335,16 @@ async fn execute(
         ClientEvent::MessageHistory {
             chat_id,
             before,
+            after,
             limit,
         } => {
             let limit = page_limit(limit, HISTORY_PAGE_DEFAULT, limits::HISTORY_PAGE_MAX)?;
-            let (messages, has_more) = db.history(user.id, chat_id, before, limit).await?;
+            let from = match (before, after) {
+                (_, None) => HistoryFrom::Before(before),
+                (None, Some(after)) => HistoryFrom::After(after),
+                (Some(_), Some(_)) => return Err(Refusal::BeforeAndAfter.into()),
+            };
+            let (messages, has_more) = db.history(user.id, chat_id, from, limit).await?;
             (
                 Reply::History {
                     chat_id,

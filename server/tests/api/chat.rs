@@ -2,7 +2,7 @@
 
 use crate::harness::{pair, spawn_app_with, Client, Pair};
 use app::model::{Chat, ChatId, Message, Pos, UserId};
-use app::protocol::{ApiError, ClientEvent, ErrorCode, Reply, ServerEvent};
+use app::protocol::{ApiError, ClientEvent, ErrorCode, Refusal, Reply, ServerEvent};
 
 pub(crate) async fn open(client: &mut Client, with: UserId) -> Chat {
     match client
@@ -38,6 +38,7 @@ pub(crate) async fn history(client: &mut Client, chat: ChatId) -> Result<Vec<Mes
         .request(ClientEvent::MessageHistory {
             chat_id: chat,
             before: None,
+            after: None,
             limit: None,
         })
         .await?
@@ -225,6 +226,7 @@ async fn history_pages_back_through_older_messages() {
     let page = |before| ClientEvent::MessageHistory {
         chat_id: chat.id,
         before,
+        after: None,
         limit: Some(2),
     };
     let Reply::History {
@@ -247,11 +249,50 @@ async fn history_pages_back_through_older_messages() {
         .request(ClientEvent::MessageHistory {
             chat_id: chat.id,
             before: None,
+            after: None,
             limit: Some(0),
         })
         .await
         .unwrap_err();
     assert_eq!(refused.code, ErrorCode::Invalid);
+
+    // Forward from any message, as a jump to the first unread needs.
+    let forward = |after| ClientEvent::MessageHistory {
+        chat_id: chat.id,
+        before: None,
+        after: Some(after),
+        limit: Some(2),
+    };
+    let Reply::History {
+        messages, has_more, ..
+    } = a.request(forward(sent[0].id)).await.unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        messages,
+        vec![sent[2].clone(), sent[1].clone()],
+        "newest first"
+    );
+    assert!(has_more, "newer ones follow");
+    let Reply::History {
+        messages, has_more, ..
+    } = a.request(forward(sent[2].id)).await.unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(messages, vec![sent[4].clone(), sent[3].clone()]);
+    assert!(!has_more);
+    let both = a
+        .request(ClientEvent::MessageHistory {
+            chat_id: chat.id,
+            before: Some(sent[4].id),
+            after: Some(sent[0].id),
+            limit: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(both.refusal, Some(Refusal::BeforeAndAfter));
 }
 
 #[tokio::test]

@@ -347,6 +347,7 @@ async fn a_node_killed_mid_storm_loses_no_acknowledged_message() {
             .request(app::protocol::ClientEvent::MessageHistory {
                 chat_id: chat.id,
                 before,
+                after: None,
                 limit: Some(100),
             })
             .await

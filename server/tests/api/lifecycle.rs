@@ -85,6 +85,7 @@ async fn messages_survive_a_restart() {
     let history = ClientEvent::MessageHistory {
         chat_id: chat.id,
         before: None,
+        after: None,
         limit: None,
     };
     let Reply::History { messages, .. } = b.request(history).await.unwrap() else {

@@ -1,8 +1,9 @@
-//! Who may do what in a group: pure rules, unit tested for every role. `db/groups.rs` asks them
-//! inside each change's transaction, after taking the chat's row lock, with the roles it read there.
+//! Who may do what in a group: pure rules, unit tested for every role. The server asks them inside
+//! each change's transaction, after taking the chat's row lock, with the roles it read there; the
+//! browser asks them to offer only the controls that would be allowed.
 
-use app::model::{Role, UserId};
-use app::protocol::Refusal;
+use crate::errors::Refusal;
+use crate::model::{Role, UserId};
 
 /// Something a member does to their group or to someone in it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
