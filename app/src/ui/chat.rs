@@ -2,7 +2,8 @@
 
 use super::api;
 use super::groups::{moderates, GroupSettings, NewGroup, RoomDirectory};
-use super::people::{notify_arrival, requests_waiting, PeoplePanel};
+use super::notify::{ask_to_notify, may_ask, notify_arrival, notify_message, page_hidden};
+use super::people::{requests_waiting, PeoplePanel};
 use super::socket::ChatClient;
 use super::state::{
     chat_title, seen_by, typing_line, unread_total, ConversationStoreFields, Pending,
@@ -71,6 +72,7 @@ pub fn ChatPage() -> impl IntoView {
                 </header>
                 <StatusPicker/>
                 <ConnectionStatus/>
+                <MessageNotifications/>
                 <Lists/>
             </aside>
             <ChatView/>
@@ -153,6 +155,46 @@ fn StatusPicker() -> impl IntoView {
                 maxlength=limits::STATUS_TEXT_MAX_CHARS.to_string() bind:value=text/>
             <button type="submit">"Set status"</button>
         </form>
+    }
+}
+
+/// New messages while the page is out of sight: a browser notification each (when allowed), whose
+/// click opens that chat. In sight, the chat list tells already.
+#[component]
+fn MessageNotifications() -> impl IntoView {
+    let client = expect_context::<ChatClient>();
+    let store = client.store;
+    // Offered until the browser has an answer.
+    let can_ask = RwSignal::new(false);
+    Effect::new(move || can_ask.set(may_ask()));
+    Effect::new(move || {
+        if store.news().with(Vec::is_empty) {
+            return;
+        }
+        // Taken out of the store first: nothing outside runs while it is being read.
+        let mut news = Vec::new();
+        client.update(|s| {
+            let (taken, effects) = s.take_news();
+            news = taken;
+            effects
+        });
+        if !page_hidden() {
+            return;
+        }
+        for item in news {
+            let chat_id = item.chat_id;
+            notify_message(&item, move || {
+                client.update(|s| s.select(chat_id));
+            });
+        }
+    });
+    view! {
+        <Show when=move || can_ask.get()>
+            <button type="button" class="allow-notifications" on:click=move |_| {
+                ask_to_notify();
+                can_ask.set(false);
+            }>"Notify me of new messages"</button>
+        </Show>
     }
 }
 
@@ -437,7 +479,7 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
             }
         }
         // What is on screen is read, while the page is.
-        if document().visibility_state() == web_sys::VisibilityState::Visible {
+        if !page_hidden() {
             client.update(|s| s.read_newest(chat_id));
         }
     });

@@ -4,6 +4,7 @@ mod api;
 mod auth;
 mod chat;
 mod groups;
+mod notify;
 mod people;
 mod reactivity;
 mod socket;

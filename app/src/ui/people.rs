@@ -1,6 +1,7 @@
 //! The people panel: friend requests, friends (online first), adding a friend by name, and the
 //! directory; and what one can do about a person from any of them.
 
+use super::notify::ask_to_notify;
 use super::socket::ChatClient;
 use super::state::{DirectoryStoreFields, PersonAction, StateStoreFields};
 use crate::model::{
@@ -382,28 +383,6 @@ fn WaitButton(user: User, presence: Memo<Option<Presence>>) -> impl IntoView {
         } else {
             None
         }
-    }
-}
-
-/// Whether this browser has notifications at all (some, such as Safari on a phone, do not): calling
-/// into a missing API would throw.
-fn notifications_exist() -> bool {
-    js_sys::Reflect::has(&window(), &"Notification".into()).unwrap_or(false)
-}
-
-/// Asks the browser, once, for leave to show notifications, so an arrival can show one.
-fn ask_to_notify() {
-    use web_sys::{Notification, NotificationPermission};
-    if notifications_exist() && Notification::permission() == NotificationPermission::Default {
-        let _ = Notification::request_permission();
-    }
-}
-
-/// Shows a browser notification that `name` is online, if the page may.
-pub fn notify_arrival(name: &str) {
-    use web_sys::{Notification, NotificationPermission};
-    if notifications_exist() && Notification::permission() == NotificationPermission::Granted {
-        let _ = Notification::new(&format!("{name} is online"));
     }
 }
 

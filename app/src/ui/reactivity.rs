@@ -60,6 +60,7 @@ pub fn wake(store: Store<State>, changed: &BTreeSet<Change>) {
             Status => written(store.status()),
             Waiting => written(store.waiting()),
             Arrivals => written(store.arrivals()),
+            News => written(store.news()),
             ChatList => reshaped(store.chats()),
             Chat(id) => written(store.chats().at_key(id)),
             MoreChats => written(store.more_chats()),

@@ -7,8 +7,8 @@
 
 use crate::model::{
     Chat, ChatId, ChatKind, Contact, DirectoryEntry, GroupChange, GroupTitle, Member, Message,
-    MessageBody, MessageId, MessageVersion, MyStatus, Person, Pos, PresenceMode, Relation, Role,
-    Room, Seq, Settings, Timestamp, User, UserId,
+    MessageBody, MessageId, MessagePreview, MessageVersion, MyStatus, Person, Pos, PresenceMode,
+    Relation, Role, Room, Seq, Settings, Timestamp, User, UserId,
 };
 use crate::protocol::{ApiError, ClientEvent, ErrorCode, Reply, Request, RequestId, ServerEvent};
 use reactive_stores::Store;
@@ -46,6 +46,16 @@ pub struct Conversation {
     pub has_newer: bool,
     /// The newest message read when the chat was opened at its first unread: a divider goes after it.
     pub read_when_opened: Option<MessageId>,
+}
+
+/// A message someone sent to a chat I have not muted, as a notification tells it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct News {
+    pub chat_id: ChatId,
+    /// The chat's title as I see it.
+    pub title: String,
+    /// Who sent it, and the start of what they said.
+    pub text: String,
 }
 
 /// Which way a page of history was asked for.
@@ -127,6 +137,7 @@ pub enum Change {
     Status,
     Waiting,
     Arrivals,
+    News,
     ChatList,
     Chat(ChatId),
     MoreChats,
@@ -163,6 +174,8 @@ pub struct State {
     pub waiting: Vec<User>,
     /// People I waited for who came online, newest last, until shown.
     pub arrivals: Vec<User>,
+    /// New messages worth a notification while the page is hidden, newest last, until shown.
+    pub news: Vec<News>,
     /// Most recent activity first.
     #[store(key: ChatId = |chat| chat.id)]
     pub chats: Vec<Chat>,
@@ -378,10 +391,15 @@ impl State {
                             return requests;
                         }
                         // Someone else's new message is one more unread, until a receipt says
-                        // otherwise.
+                        // otherwise, and news unless the chat is muted. A replay after a
+                        // reconnect is news too: it was missed.
                         if fresh && !mine && message.system.is_none() {
                             chat.unread = chat.unread.saturating_add(1);
+                            let muted = chat.muted;
                             self.touched(Change::Chat(chat_id));
+                            if !muted && message.deleted_at.is_none() {
+                                self.tell_news(&message);
+                            }
                         }
                         if let (Some(change), true) = (&message.system, fresh) {
                             self.changed_group(chat_id, message.sender_id, change);
@@ -1278,6 +1296,37 @@ impl State {
         self.sort_chats();
     }
 
+    /// Keeps `message` as news for a notification; only the newest few wait.
+    fn tell_news(&mut self, message: &Message) {
+        const NEWS_KEPT: usize = 5;
+        let me = self.me.as_ref().map(|me| me.id);
+        let Some(chat) = self.chats.iter().find(|chat| chat.id == message.chat_id) else {
+            return;
+        };
+        let title = chat_title(chat, me);
+        let sender = self.username(message.sender_id);
+        let preview = MessagePreview::of(message);
+        let more = if preview.truncated { "…" } else { "" };
+        self.news.push(News {
+            chat_id: message.chat_id,
+            title,
+            text: format!("{sender}: {}{more}", preview.text),
+        });
+        if self.news.len() > NEWS_KEPT {
+            self.news.remove(0);
+        }
+        self.touched(Change::News);
+    }
+
+    /// The news waiting to be shown, taken.
+    pub fn take_news(&mut self) -> (Vec<News>, Effects) {
+        let news = std::mem::take(&mut self.news);
+        if !news.is_empty() {
+            self.touched(Change::News);
+        }
+        (news, self.effects(Vec::new()))
+    }
+
     /// Applies a change to a group that a system line tells of, made by `actor`. Someone removed
     /// keeps the chat and what they saw, without a say in it.
     fn changed_group(&mut self, chat_id: ChatId, actor: UserId, change: &GroupChange) {
@@ -1998,6 +2047,44 @@ mod tests {
         assert_eq!(back[0].event, page(None, None, None));
         let conversation = &store.conversations[&ChatId(1)];
         assert!(conversation.messages.is_empty() && !conversation.has_newer);
+    }
+
+    #[test]
+    fn messages_from_others_in_chats_not_muted_are_news() {
+        let mut store = State::default();
+        store.apply(ready_with(5, vec![group()]));
+        store.apply(ServerEvent::MessageNew {
+            pos: 6,
+            seq: 2,
+            message: message(10, 2, "b"),
+        });
+        store.apply(ServerEvent::MessageNew {
+            pos: 7,
+            seq: 3,
+            message: message(11, 1, "mine"),
+        });
+        let (news, _) = store.take_news();
+        assert_eq!(
+            news,
+            vec![News {
+                chat_id: ChatId(1),
+                title: "Team".into(),
+                text: "bob: body 10".into(),
+            }]
+        );
+        assert!(store.take_news().0.is_empty(), "taken once");
+        store.apply(ServerEvent::ChatMuted {
+            pos: 8,
+            seq: 1,
+            chat_id: ChatId(1),
+            muted: true,
+        });
+        store.apply(ServerEvent::MessageNew {
+            pos: 9,
+            seq: 4,
+            message: message(12, 2, "b2"),
+        });
+        assert!(store.take_news().0.is_empty(), "a muted chat raises none");
     }
 
     #[test]
