@@ -280,7 +280,7 @@ pub struct Member {
     pub user: User,
     pub role: Role,
     /// The newest message they have read, if any: they have seen every message up to it.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read: Option<MessageId>,
 }
 

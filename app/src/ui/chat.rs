@@ -55,11 +55,12 @@ pub fn ChatPage() -> impl IntoView {
     };
     // Coming back to the page reads the open conversation.
     Effect::new(move || {
-        let _ = window_event_listener(leptos::ev::focus, move |_| {
+        let listener = window_event_listener(leptos::ev::focus, move |_| {
             if let Some(chat_id) = store.selected().get_untracked() {
                 client.update(|s| s.read_newest(chat_id));
             }
         });
+        on_cleanup(move || listener.remove());
     });
 
     view! {
@@ -425,9 +426,9 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
         let names = readers.join(", ");
         // The names show on hover, and on focus for keyboards; screen readers hear them at once.
         view! {
-            <span tabindex="0" class="seen-by" data-names=names.clone()
-                aria-label=format!("Seen by {names}")>
+            <span tabindex="0" class="seen-by" data-names=names.clone()>
                 {format!("Seen by {}", readers.len())}
+                <span class="visually-hidden">{format!(": {names}")}</span>
             </span>
         }
         .into_any()
@@ -469,12 +470,17 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
             })
             .flatten()
     });
+    // Once per opening, the first unread message is brought into view; after that, the end.
+    let shown_first_unread = StoredValue::new(false);
     Effect::new(move || {
         newest.track();
         if let Some(list) = list.get() {
             let divider = list.query_selector(".first-unread").ok().flatten();
-            match divider.filter(|_| has_newer()) {
-                Some(divider) => divider.scroll_into_view(),
+            match divider.filter(|_| !shown_first_unread.get_value() || has_newer()) {
+                Some(divider) => {
+                    divider.scroll_into_view();
+                    shown_first_unread.set_value(true);
+                }
                 None => list.set_scroll_top(list.scroll_height()),
             }
         }

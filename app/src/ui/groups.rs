@@ -4,7 +4,7 @@
 use super::socket::ChatClient;
 use super::state::{RoomsStoreFields, StateStoreFields};
 use crate::groups::{may, GroupAction};
-use crate::model::{Chat, ChatId, ChatKind, Member, Role, User, UserId};
+use crate::model::{Chat, ChatId, ChatKind, GroupTitle, Member, Role, User, UserId};
 use leptos::{ev::SubmitEvent, prelude::*};
 
 /// The people I could put in a group: those I know and those I chat with, by name.
@@ -39,10 +39,14 @@ pub fn NewGroup() -> impl IntoView {
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         let members = picked.get_untracked();
+        let valid = GroupTitle::parse(&title.get_untracked()).is_ok();
         client.update(|s| s.create_group(&title.get_untracked(), members, public.get_untracked()));
-        title.set(String::new());
-        picked.set(Vec::new());
-        public.set(false);
+        // A refused title stays, with what was ticked, to be mended.
+        if valid {
+            title.set(String::new());
+            picked.set(Vec::new());
+            public.set(false);
+        }
     };
     view! {
         <details class="new-group">

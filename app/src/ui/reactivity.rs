@@ -68,7 +68,11 @@ pub fn wake(store: Store<State>, changed: &BTreeSet<Change>) {
             Messages(id) => reshaped(conversation(id).messages()),
             Message(chat, id) => written(conversation(chat).messages().at_key(id)),
             Pending(id) => written(conversation(id).pending()),
-            HasMore(id) => written(conversation(id).has_more()),
+            HasMore(id) => {
+                written(conversation(id).has_more());
+                written(conversation(id).has_newer());
+                written(conversation(id).read_when_opened());
+            }
             Selected => written(store.selected()),
             Typing(_) => written(store.typing()),
             Rooms => written(store.rooms()),

@@ -46,6 +46,9 @@ pub struct Conversation {
     pub has_newer: bool,
     /// The newest message read when the chat was opened at its first unread: a divider goes after it.
     pub read_when_opened: Option<MessageId>,
+    /// Counts the times the loaded window was dropped, so a page asked for before is not taken in.
+    #[store(skip)]
+    generation: u32,
 }
 
 /// A message someone sent to a chat I have not muted, as a notification tells it.
@@ -228,9 +231,9 @@ pub struct State {
     arrival_positions: HashSet<Pos>,
     #[store(skip)]
     next_request: RequestId,
-    /// In-flight pages of history asked for newer messages (the rest are older).
+    /// In-flight pages of history: their chat, direction, and the window they were asked for.
     #[store(skip)]
-    newer_pages: HashSet<RequestId>,
+    pages: HashMap<RequestId, (ChatId, Page, u32)>,
     /// In-flight sends by request id, so a refusal marks the right pending message.
     #[store(skip)]
     sends: HashMap<RequestId, (ChatId, String)>,
@@ -391,8 +394,7 @@ impl State {
                             return requests;
                         }
                         // Someone else's new message is one more unread, until a receipt says
-                        // otherwise, and news unless the chat is muted. A replay after a
-                        // reconnect is news too: it was missed.
+                        // otherwise, and news unless the chat is muted.
                         if fresh && !mine && message.system.is_none() {
                             chat.unread = chat.unread.saturating_add(1);
                             let muted = chat.muted;
@@ -606,12 +608,17 @@ impl State {
                 messages,
                 has_more,
             } => {
-                let newer = self.newer_pages.remove(&id);
+                // A page asked for a window since dropped would leave a gap: it is not taken in.
+                let Some((_, page, generation)) = self.pages.remove(&id) else {
+                    return Vec::new();
+                };
                 let conversation = self.conversation(chat_id);
-                if newer {
-                    conversation.has_newer = has_more;
-                } else {
-                    conversation.has_more = Some(has_more);
+                if conversation.generation != generation {
+                    return Vec::new();
+                }
+                match page {
+                    Page::Newer => conversation.has_newer = has_more,
+                    Page::Older => conversation.has_more = Some(has_more),
                 }
                 self.touched(Change::HasMore(chat_id));
                 for message in messages {
@@ -667,6 +674,10 @@ impl State {
         if id.is_some() && id == self.search_request {
             self.search_request = None;
         }
+        // A page that failed is not waited for; "back to latest" or scrolling asks again.
+        if let Some(id) = id {
+            self.pages.remove(&id);
+        }
         if let Some((chat_id, nonce)) = id.and_then(|id| self.sends.remove(&id)) {
             let pending = self
                 .conversations
@@ -705,11 +716,13 @@ impl State {
         self.user_seq = 0;
         self.chats.clear();
         let selected = self.selected;
+        self.pages.clear();
         self.conversations.retain(|id, conversation| {
             conversation.messages.clear();
             conversation.has_more = None;
             conversation.has_newer = false;
             conversation.read_when_opened = None;
+            conversation.generation += 1;
             !conversation.pending.is_empty() || Some(*id) == selected
         });
         self.touched(Change::All);
@@ -755,8 +768,11 @@ impl State {
             .chats
             .iter()
             .find(|chat| chat.id == chat_id && chat.unread > 0)
-            .and_then(|chat| me.and_then(|me| chat.read_by(me)));
+            .and_then(|chat| me.map(|me| chat.read_by(me).unwrap_or(MessageId(0))));
         let Some(read) = unread_from else {
+            let conversation = self.conversation(chat_id);
+            conversation.has_newer = false;
+            conversation.read_when_opened = None;
             return vec![self.page(chat_id, None, Page::Older, None)];
         };
         let conversation = self.conversation(chat_id);
@@ -788,9 +804,8 @@ impl State {
             after,
             limit,
         });
-        if page == Page::Newer {
-            self.newer_pages.insert(request.id);
-        }
+        let generation = self.conversation(chat_id).generation;
+        self.pages.insert(request.id, (chat_id, page, generation));
         request
     }
 
@@ -838,6 +853,7 @@ impl State {
         conversation.has_more = None;
         conversation.has_newer = false;
         conversation.read_when_opened = None;
+        conversation.generation += 1;
         self.touched(Change::Messages(chat_id));
         self.touched(Change::HasMore(chat_id));
         Some(self.page(chat_id, None, Page::Older, None))
@@ -1348,7 +1364,14 @@ impl State {
             GroupChange::Visibility { public } => chat.public = *public,
             GroupChange::Added { users } => users.iter().for_each(|user| join(chat, user)),
             GroupChange::Joined { user } => join(chat, user),
-            GroupChange::Removed { user, .. } => chat.members.retain(|m| m.user.id != user.id),
+            GroupChange::Removed { user, .. } => {
+                chat.members.retain(|m| m.user.id != user.id);
+                // Out of the group, nothing in it waits for me any more.
+                if self.me.as_ref().is_some_and(|me| me.id == user.id) {
+                    chat.unread = 0;
+                    chat.muted = false;
+                }
+            }
             GroupChange::Left { new_owner } => {
                 chat.members.retain(|member| member.user.id != actor);
                 let owner = new_owner.as_ref().map(|owner| owner.id);
@@ -2047,6 +2070,20 @@ mod tests {
         assert_eq!(back[0].event, page(None, None, None));
         let conversation = &store.conversations[&ChatId(1)];
         assert!(conversation.messages.is_empty() && !conversation.has_newer);
+        // The newer page asked for before arrives late: it belongs to the window dropped.
+        store.apply(ServerEvent::Reply {
+            id: more[0].id,
+            result: history(71..=80, true),
+        });
+        let conversation = &store.conversations[&ChatId(1)];
+        assert!(conversation.messages.is_empty() && !conversation.has_newer);
+        store.apply(ServerEvent::Reply {
+            id: back[0].id,
+            result: history(90..=99, true),
+        });
+        let conversation = &store.conversations[&ChatId(1)];
+        assert_eq!(conversation.messages.len(), 10);
+        assert!(!conversation.has_newer && conversation.has_more == Some(true));
     }
 
     #[test]

@@ -477,7 +477,6 @@ impl Db {
                 chats.insert((reader, chat.id), chat);
             }
         }
-        let mut conn = self.read.acquire().await?;
         let users: HashMap<_, _> = self
             .users_by_id(&user_ids)
             .await?
@@ -542,7 +541,7 @@ impl Db {
                             chat_id,
                             user_id: *user_id,
                             read: *read,
-                            unread: unread_as_of(&mut conn, chat_id, *user_id, *read, seq).await?,
+                            unread: unread_as_of(&self.read, chat_id, *user_id, *read, seq).await?,
                         }
                     }
                     Fact::ChatMuted { chat_id, muted } => ServerEvent::ChatMuted {

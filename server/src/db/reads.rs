@@ -11,14 +11,14 @@ use super::{refuse, Db};
 use crate::error::{Error, Result};
 use app::model::{ChatId, MessageId, Seq, UserId};
 use app::protocol::{Refusal, ServerEvent};
-use sqlx::{Any, AnyConnection, Transaction};
+use sqlx::{Any, Transaction};
 
 /// What `reader` had left unread in `chat` as of the chat event at `as_of`, having read up to
 /// `read`: the messages others sent after it and before that event, not deleted by then. System
 /// lines do not count. The same answer however late it is asked, so a replayed receipt says what
 /// the live one said.
-pub(super) async fn unread_as_of(
-    conn: &mut AnyConnection,
+pub(super) async fn unread_as_of<'e>(
+    executor: impl sqlx::Executor<'e, Database = Any>,
     chat: ChatId,
     reader: UserId,
     read: MessageId,
@@ -33,7 +33,7 @@ pub(super) async fn unread_as_of(
     .bind(read.0)
     .bind(reader.0)
     .bind(as_of)
-    .fetch_one(&mut *conn)
+    .fetch_one(executor)
     .await?;
     Ok(u32::try_from(count).unwrap_or(u32::MAX))
 }
@@ -91,7 +91,7 @@ impl Db {
         if message.0 <= held {
             // Nothing moves: what is unread now is counted as of the chat's newest event.
             let read = MessageId(held);
-            let unread = unread_as_of(&mut tx, chat, reader, read, last_seq + 1).await?;
+            let unread = unread_as_of(&mut *tx, chat, reader, read, last_seq + 1).await?;
             tx.rollback().await?;
             return Ok((read, unread, Vec::new()));
         }
@@ -107,7 +107,7 @@ impl Db {
         let seq = next_chat_seq(&mut tx, chat)
             .await?
             .ok_or_else(|| Error::Internal(format!("chat {chat} vanished")))?;
-        let unread = unread_as_of(&mut tx, chat, reader, message, seq).await?;
+        let unread = unread_as_of(&mut *tx, chat, reader, message, seq).await?;
         let mut append = Append::default();
         append.push(
             Stream::Chat(chat),
