@@ -123,18 +123,7 @@ impl Typing {
 
     /// A connection closed: whatever it was typing ends.
     pub fn connection_closed(&self, connection: u64) {
-        let ended: Vec<(ChatId, Lease)> = {
-            let mut leases = self.lock();
-            let keys: Vec<_> = leases
-                .iter()
-                .filter(|(_, lease)| lease.connection == Some(connection))
-                .map(|(key, _)| *key)
-                .collect();
-            keys.into_iter()
-                .filter_map(|key| leases.remove(&key).map(|lease| (key.0, lease)))
-                .collect()
-        };
-        for (chat, lease) in ended {
+        for (chat, lease) in self.end_where(|lease| lease.connection == Some(connection)) {
             let news = news(chat, &lease, false);
             self.tell(&news);
             self.cluster.typing(&news);
@@ -167,21 +156,23 @@ impl Typing {
 
     /// Ends the leases run out by `now`.
     fn sweep(&self, now: Instant) {
-        let ended: Vec<(ChatId, Lease)> = {
-            let mut leases = self.lock();
-            let keys: Vec<_> = leases
-                .iter()
-                .filter(|(_, lease)| lease.expires <= now)
-                .map(|(key, _)| *key)
-                .collect();
-            keys.into_iter()
-                .filter_map(|key| leases.remove(&key).map(|lease| (key.0, lease)))
-                .collect()
-        };
         // Each node ends its own copy of a lease, so nothing is shared here.
-        for (chat, lease) in ended {
+        for (chat, lease) in self.end_where(|lease| lease.expires <= now) {
             self.tell(&news(chat, &lease, false));
         }
+    }
+
+    /// Removes the leases `ended` picks, and returns them with their chats.
+    fn end_where(&self, ended: impl Fn(&Lease) -> bool) -> Vec<(ChatId, Lease)> {
+        let mut leases = self.lock();
+        let keys: Vec<_> = leases
+            .iter()
+            .filter(|(_, lease)| ended(lease))
+            .map(|(key, _)| *key)
+            .collect();
+        keys.into_iter()
+            .filter_map(|key| leases.remove(&key).map(|lease| (key.0, lease)))
+            .collect()
     }
 
     /// Pushes a typing state to the audience's connections here.

@@ -259,6 +259,21 @@ pub(super) async fn insert_member(
     Ok(())
 }
 
+/// Makes `message` its chat's newest: the list's preview and place. A clock that stepped back
+/// does not move the chat down the list.
+pub(super) async fn show_as_newest(tx: &mut Transaction<'_, Any>, message: &Message) -> Result<()> {
+    sqlx::query(
+        "UPDATE chats SET last_message_id = $1,
+         active_at = CASE WHEN active_at > $2 THEN active_at ELSE $2 END WHERE id = $3",
+    )
+    .bind(message.id.0)
+    .bind(message.sent_at)
+    .bind(message.chat_id.0)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Logs a `chat:new` showing `chat` in the stream of each of `joined` (sorted by id: their row locks
 /// are taken in that order), to whom nothing in it is unread yet.
 pub(super) async fn tell_joined(
@@ -530,16 +545,7 @@ impl Db {
                 .and_then(|original| retried(original, chat, body));
         };
         let stored = Message::try_from(row)?;
-        // A clock that stepped back must not move the chat down the list.
-        sqlx::query(
-            "UPDATE chats SET last_message_id = $1,
-             active_at = CASE WHEN active_at > $2 THEN active_at ELSE $2 END WHERE id = $3",
-        )
-        .bind(stored.id.0)
-        .bind(stored.sent_at)
-        .bind(chat.0)
-        .execute(&mut *tx)
-        .await?;
+        show_as_newest(&mut tx, &stored).await?;
         let mut append = Append::default();
         let message = stored.clone();
         append.push(

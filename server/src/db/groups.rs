@@ -6,7 +6,9 @@
 //! so a newcomer sees the line of their arrival and everything after it, and whoever leaves or is
 //! removed sees the line of their going and nothing after it.
 
-use super::chats::{chats_seen_by, insert_member, load_chats, messages, tell_joined, ChatRow};
+use super::chats::{
+    chats_seen_by, insert_member, load_chats, messages, show_as_newest, tell_joined, ChatRow,
+};
 use super::contacts::may_add;
 use super::log::{next_chat_seq, Append, Fact, Logged, Stream};
 use super::{chats::MessageRow, Db};
@@ -195,15 +197,7 @@ async fn write_line(
     .fetch_one(&mut **tx)
     .await?;
     let line = messages(vec![row])?.remove(0);
-    sqlx::query(
-        "UPDATE chats SET last_message_id = $1,
-         active_at = CASE WHEN active_at > $2 THEN active_at ELSE $2 END WHERE id = $3",
-    )
-    .bind(line.id.0)
-    .bind(now)
-    .bind(chat.0)
-    .execute(&mut **tx)
-    .await?;
+    show_as_newest(tx, &line).await?;
     let message = line.clone();
     append.push(
         Stream::Chat(chat),
