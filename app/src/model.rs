@@ -279,7 +279,8 @@ impl Role {
 pub struct Member {
     pub user: User,
     pub role: Role,
-    /// The newest message they have read, if any: they have seen every message up to it.
+    /// The newest message they have marked read, if any: they have seen every message up to it.
+    /// Absent for a newcomer until they mark one; what came before them is not theirs to show.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read: Option<MessageId>,
 }

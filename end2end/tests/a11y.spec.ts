@@ -1,14 +1,5 @@
-import AxeBuilder from "@axe-core/playwright";
-import { expect, test, type Page } from "@playwright/test";
-import { authenticate, messagePerson, newPerson, open, uniqueName } from "./helpers";
-
-/** The serious and critical accessibility violations axe finds on the page as it is now. */
-async function seriousViolations(page: Page) {
-  const { violations } = await new AxeBuilder({ page }).analyze();
-  return violations
-    .filter((violation) => violation.impact === "serious" || violation.impact === "critical")
-    .map((violation) => `${violation.id}: ${violation.nodes.map((node) => node.target.join(" ")).join(", ")}`);
-}
+import { expect, test } from "@playwright/test";
+import { authenticate, messagePerson, newPerson, open, seriousViolations, uniqueName } from "./helpers";
 
 for (const colorScheme of ["light", "dark"] as const) {
   for (const width of [1280, 390]) {

@@ -1,16 +1,5 @@
-import { expect, test, type Page } from "@playwright/test";
-import { messagePerson, newPerson, open } from "./helpers";
-
-function messages(page: Page) {
-  return page.getByRole("list", { name: "Messages" });
-}
-
-async function send(page: Page, text: string) {
-  const composer = page.getByRole("textbox", { name: "Message" });
-  await composer.fill(text);
-  await composer.press("Enter");
-  await expect(composer).toHaveValue("");
-}
+import { expect, test } from "@playwright/test";
+import { messagePerson, messages, newPerson, open, send } from "./helpers";
 
 test("two people chat live, and the history survives a reload", async ({ browser }) => {
   const ann = await newPerson(browser, "ann");

@@ -1,20 +1,5 @@
-import { expect, test, type Page } from "@playwright/test";
-import { messagePerson, newPerson, open } from "./helpers";
-
-function messages(page: Page) {
-  return page.getByRole("list", { name: "Messages" });
-}
-
-async function send(page: Page, text: string) {
-  const composer = page.getByRole("textbox", { name: "Message" });
-  await composer.fill(text);
-  await composer.press("Enter");
-  await expect(composer).toHaveValue("");
-}
-
-function chatWith(page: Page, name: string) {
-  return page.getByRole("button", { name: new RegExp(`^${name}`) });
-}
+import { expect, test } from "@playwright/test";
+import { chatRow, messagePerson, messages, newPerson, open, send } from "./helpers";
 
 test("unread counts rise and clear on every tab, Seen appears, and typing shows while someone writes", async ({
   browser,
@@ -30,15 +15,15 @@ test("unread counts rise and clear on every tab, Seen appears, and typing shows 
   await send(ann.page, "Hi Ben");
   await send(ann.page, "Are you there?");
   for (const tab of [ben.page, benElsewhere]) {
-    await expect(chatWith(tab, ann.name).locator(".badge")).toHaveText("2 unread");
+    await expect(chatRow(tab, ann.name).locator(".badge")).toHaveText("2 unread");
     await expect(tab).toHaveTitle("(2) Natter");
   }
   await expect(ann.page.locator(".seen")).toHaveCount(0);
 
   // Reading in one tab clears the count in the other, and Ann sees it was seen.
-  await chatWith(ben.page, ann.name).click();
+  await chatRow(ben.page, ann.name).click();
   await expect(messages(ben.page).getByText("Are you there?")).toBeVisible();
-  await expect(chatWith(benElsewhere, ann.name).locator(".badge")).toHaveCount(0);
+  await expect(chatRow(benElsewhere, ann.name).locator(".badge")).toHaveCount(0);
   await expect(benElsewhere).toHaveTitle("Natter");
   await expect(ann.page.locator(".seen")).toHaveText("Seen");
 

@@ -1,25 +1,5 @@
-import { expect, test, type Page } from "@playwright/test";
-import { messagePerson, newPerson } from "./helpers";
-
-function messages(page: Page) {
-  return page.getByRole("list", { name: "Messages" });
-}
-
-function message(page: Page, text: string) {
-  return messages(page).locator("li.message", { hasText: text });
-}
-
-async function send(page: Page, text: string) {
-  const composer = page.getByRole("textbox", { name: "Message" });
-  await composer.fill(text);
-  await composer.press("Enter");
-  await expect(composer).toHaveValue("");
-}
-
-async function openChat(page: Page, title: string) {
-  await page.getByRole("button", { name: new RegExp(`^${title}`) }).click();
-  await expect(page.getByRole("heading", { name: title })).toBeVisible();
-}
+import { expect, test } from "@playwright/test";
+import { message, messagePerson, messages, newPerson, openChat, send } from "./helpers";
 
 test("three people: a group, messages live to all, an edit and a delete, and one removed", async ({
   browser,

@@ -1,3 +1,4 @@
+import AxeBuilder from "@axe-core/playwright";
 import { expect, type Browser, type Page } from "@playwright/test";
 
 export const PASSWORD = "correct horse";
@@ -44,4 +45,41 @@ export async function messagePerson(page: Page, name: string) {
   await page.getByRole("button", { name: "Search" }).click();
   await page.getByRole("button", { name: `Message ${name}` }).click();
   await expect(page.getByRole("heading", { name })).toBeVisible();
+}
+
+/** The open conversation's messages. */
+export function messages(page: Page) {
+  return page.getByRole("list", { name: "Messages" });
+}
+
+/** The message in the open conversation that holds `text`. */
+export function message(page: Page, text: string) {
+  return messages(page).locator("li.message", { hasText: text });
+}
+
+/** Sends `text` in the open conversation and waits until the composer has taken it. */
+export async function send(page: Page, text: string) {
+  const composer = page.getByRole("textbox", { name: "Message" });
+  await composer.fill(text);
+  await composer.press("Enter");
+  await expect(composer).toHaveValue("");
+}
+
+/** The chat list's row of the chat titled `title` (a group) or with `title` (a person). */
+export function chatRow(page: Page, title: string) {
+  return page.getByRole("button", { name: new RegExp(`^${title}`) });
+}
+
+/** Opens the chat titled `title` from the chat list. */
+export async function openChat(page: Page, title: string) {
+  await chatRow(page, title).click();
+  await expect(page.getByRole("heading", { name: title })).toBeVisible();
+}
+
+/** The serious and critical accessibility violations axe finds on the page as it is now. */
+export async function seriousViolations(page: Page) {
+  const { violations } = await new AxeBuilder({ page }).analyze();
+  return violations
+    .filter((violation) => violation.impact === "serious" || violation.impact === "critical")
+    .map((violation) => `${violation.id}: ${violation.nodes.map((node) => node.target.join(" ")).join(", ")}`);
 }

@@ -4,7 +4,7 @@ use super::api;
 use super::groups::{moderates, GroupSettings, NewGroup, RoomDirectory};
 use super::notify::{ask_to_notify, may_ask, notify_arrival, notify_message, page_hidden};
 use super::people::{requests_waiting, PeoplePanel};
-use super::socket::ChatClient;
+use super::socket::{ChatClient, Connection};
 use super::state::{
     chat_title, seen_by, typing_line, unread_total, ConversationStoreFields, Pending,
     StateStoreFields,
@@ -16,11 +16,18 @@ use crate::protocol::Refusal;
 use leptos::{ev::SubmitEvent, prelude::*};
 use leptos_meta::Title;
 use reactive_stores::Field;
+use std::collections::HashMap;
+
+/// What was written but not sent in each chat, kept while the page is open: leaving a chat and
+/// coming back finds it in the composer.
+#[derive(Clone, Copy)]
+struct Drafts(StoredValue<HashMap<ChatId, String>>);
 
 #[component]
 pub fn ChatPage() -> impl IntoView {
     let client = ChatClient::new();
     provide_context(client);
+    provide_context(Drafts(StoredValue::new(HashMap::new())));
     // Effects run only in the browser: the server renders the empty frame, the browser connects.
     Effect::new(move || client.start());
     let store = client.store;
@@ -49,19 +56,12 @@ pub fn ChatPage() -> impl IntoView {
     };
 
     // The unread count goes in the tab's title, where it shows while the page is in the background.
-    let page_title = move || match store.chats().with(|chats| unread_total(chats)) {
+    let unread =
+        move || store.chats().with(|chats| unread_total(chats)) + store.unread_elsewhere().get();
+    let page_title = move || match unread() {
         0 => "Natter".to_string(),
         unread => format!("({unread}) Natter"),
     };
-    // Coming back to the page reads the open conversation.
-    Effect::new(move || {
-        let listener = window_event_listener(leptos::ev::focus, move |_| {
-            if let Some(chat_id) = store.selected().get_untracked() {
-                client.update(|s| s.read_newest(chat_id));
-            }
-        });
-        on_cleanup(move || listener.remove());
-    });
 
     view! {
         <Title text=page_title/>
@@ -119,14 +119,19 @@ fn StatusPicker() -> impl IntoView {
     let store = client.store;
     let mode = RwSignal::new(PresenceMode::Online);
     let text = RwSignal::new(String::new());
+    // Text being written is not overwritten by what the server says meanwhile.
+    let writing = RwSignal::new(false);
     // What the server holds (from `ready`, or another device) fills the form.
     Effect::new(move || {
         let status = store.status().get();
         mode.set(status.mode);
-        text.set(status.text.unwrap_or_default());
+        if !writing.get_untracked() {
+            text.set(status.text.unwrap_or_default());
+        }
     });
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
+        writing.set(false);
         client.update(|s| s.set_status(mode.get_untracked(), text.get_untracked()));
     };
     let modes = [
@@ -153,7 +158,8 @@ fn StatusPicker() -> impl IntoView {
                 })}
             </select>
             <input type="text" aria-label="Status text" placeholder="What are you up to?"
-                maxlength=limits::STATUS_TEXT_MAX_CHARS.to_string() bind:value=text/>
+                maxlength=limits::STATUS_TEXT_MAX_CHARS.to_string() bind:value=text
+                on:input=move |_| writing.set(true)/>
             <button type="submit">"Set status"</button>
         </form>
     }
@@ -291,6 +297,7 @@ fn ChatRow(#[prop(into)] chat: Field<Chat>, selected: Selector<Option<ChatId>>) 
             <button
                 type="button"
                 class="chat-link"
+                data-chat=id.0
                 aria-current=move || selected.selected(&Some(id)).then_some("true")
                 on:click=move |_| { client.update(|s| s.select(id)); }
             >
@@ -370,7 +377,18 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
         })
     });
     let has_more = move || conversation.has_more().try_get().flatten() == Some(true);
-    let draft = RwSignal::new(String::new());
+    let drafts = expect_context::<Drafts>().0;
+    let draft = RwSignal::new(drafts.with_value(|d| d.get(&chat_id).cloned().unwrap_or_default()));
+    Effect::new(move || {
+        let text = draft.get();
+        drafts.update_value(|d| {
+            if text.is_empty() {
+                d.remove(&chat_id);
+            } else {
+                d.insert(chat_id, text);
+            }
+        });
+    });
     let typing = move || {
         store
             .typing()
@@ -448,6 +466,13 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
     // Follow the conversation: scroll to the end when a newer message or a pending one appears, but
     // not when older history is loaded above.
     let list = NodeRef::<leptos::html::Ol>::new();
+    // What is on screen is read, while the page is; what is scrolled past counts as seen.
+    let read_in_view = move || {
+        let seen = list.get_untracked().and_then(|list| newest_in_view(&list));
+        if let (Some(seen), false) = (seen, page_hidden()) {
+            client.update(|s| s.read_up_to(chat_id, seen));
+        }
+    };
     let newest = Memo::new(move |_| {
         let newest = conversation
             .messages()
@@ -484,10 +509,51 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
                 None => list.set_scroll_top(list.scroll_height()),
             }
         }
-        // What is on screen is read, while the page is.
-        if !page_hidden() {
-            client.update(|s| s.read_newest(chat_id));
+        read_in_view();
+    });
+    // Coming back to the page reads what the conversation shows.
+    Effect::new(move || {
+        let listener = window_event_listener(leptos::ev::focus, move |_| read_in_view());
+        on_cleanup(move || listener.remove());
+    });
+
+    // Opening a conversation takes focus to its heading, so keyboards and screen readers follow
+    // (on a narrow screen the list it was opened from is gone); going back returns it to the row.
+    let heading = NodeRef::<leptos::html::H2>::new();
+    Effect::new(move || {
+        if let Some(heading) = heading.get() {
+            let _ = heading.focus();
         }
+    });
+    let back = move |_| {
+        client.update(|s| s.deselect());
+        request_animation_frame(move || focus_chat_row(chat_id));
+    };
+    // New messages from others are read out as they come. The list itself is no live region, so
+    // older history loaded above it is not read out.
+    let announcement = RwSignal::new(String::new());
+    Effect::new(move |shown_before: Option<Option<MessageId>>| {
+        let (newest, _) = newest.get();
+        let before = shown_before.flatten();
+        let arrived = newest
+            .filter(|newest| before.is_some_and(|before| *newest > before))
+            .and_then(|id| {
+                conversation
+                    .messages()
+                    .try_with_untracked(|messages| messages.iter().find(|m| m.id == id).cloned())
+                    .flatten()
+            })
+            .filter(|message| Some(message.sender_id) != me.get_untracked());
+        if let Some(message) = arrived {
+            announcement.set(match message.system {
+                Some(_) => message.body,
+                None => {
+                    let author = store.with_untracked(|s| s.username(message.sender_id));
+                    format!("{author}: {}", message.body)
+                }
+            });
+        }
+        newest
     });
 
     let on_submit = move |ev: SubmitEvent| {
@@ -509,8 +575,13 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
         <section class="conversation" aria-label=move || format!("Conversation with {}", title())>
             <header class="conversation-head">
                 <button type="button" class="back" aria-label="Back to the lists"
-                    on:click=move |_| { client.update(|s| s.deselect()); }>"←"</button>
-                <h2><bdi>{title}</bdi></h2>
+                    on:click=back>"←"</button>
+                <h2 tabindex="-1" node_ref=heading><bdi>{title}</bdi></h2>
+                <Show when=move || client.connection.get() != Connection::Connected>
+                    <p class="connection-inline" role="status">
+                        {move || client.connection.get().label()}
+                    </p>
+                </Show>
                 <Show when=is_group>
                     <GroupSettings chat_id/>
                 </Show>
@@ -525,7 +596,8 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
                     "Load older messages"
                 </button>
             </Show>
-            <ol class="messages" aria-label="Messages" aria-live="polite" node_ref=list>
+            <ol class="messages" aria-label="Messages" node_ref=list
+                on:scroll=move |_| read_in_view()>
                 <For each=move || conversation.messages() key=|message| message.key() let:message>
                     <MessageRow message me first_unread/>
                 </For>
@@ -549,6 +621,7 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
                 <p class="seen">{seen_text}</p>
             </Show>
             <p class="typing" aria-live="polite">{typing}</p>
+            <p class="visually-hidden" aria-live="polite">{move || announcement.get()}</p>
             <Show when=move || is_member.get()
                 fallback=|| view! { <p class="composer">"You are no longer in this group."</p> }>
                 <form class="composer" on:submit=on_submit>
@@ -559,6 +632,39 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
             </Show>
         </section>
     }
+}
+
+/// Puts focus on the chat list's row of `chat_id`, if it is there.
+fn focus_chat_row(chat_id: ChatId) {
+    use wasm_bindgen::JsCast;
+    let row = document()
+        .query_selector(&format!(".chat-link[data-chat=\"{}\"]", chat_id.0))
+        .ok()
+        .flatten()
+        .and_then(|row| row.dyn_into::<web_sys::HtmlElement>().ok());
+    if let Some(row) = row {
+        let _ = row.focus();
+    }
+}
+
+/// The newest message at least half shown in `list` as it is scrolled; none while the list is
+/// itself not shown (a narrow screen's other view).
+fn newest_in_view(list: &web_sys::HtmlOListElement) -> Option<MessageId> {
+    use wasm_bindgen::JsCast;
+    let frame = list.get_bounding_client_rect();
+    if frame.height() <= 0.0 {
+        return None;
+    }
+    let rows = list.query_selector_all("li[data-id]").ok()?;
+    (0..rows.length())
+        .rev()
+        .filter_map(|at| rows.item(at)?.dyn_into::<web_sys::Element>().ok())
+        .find(|row| {
+            let rect = row.get_bounding_client_rect();
+            (rect.top() + rect.bottom()) / 2.0 <= frame.bottom()
+        })
+        .and_then(|row| row.get_attribute("data-id")?.parse().ok())
+        .map(MessageId)
 }
 
 /// A stored message. Its sender and time never change; its text does when it is edited or
@@ -577,7 +683,7 @@ fn MessageRow(
         // A change to the group, told in a line of its own.
         let body = message.with_untracked(|m| m.body.clone());
         return view! {
-            <li class="system-line">
+            <li class="system-line" data-id=id.0>
                 <span class="body" dir="auto">{body}</span>
                 <time>{clock_time(sent_at)}</time>
             </li>
@@ -640,7 +746,7 @@ fn MessageRow(
         })
     };
     view! {
-        <li class="message" class:mine=mine class:deleted=deleted
+        <li class="message" data-id=id.0 class:mine=mine class:deleted=deleted
             class:first-unread=is_first_unread>
             <Show when=is_first_unread>
                 <span class="divider">"New messages"</span>

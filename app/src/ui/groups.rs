@@ -111,7 +111,9 @@ pub fn RoomDirectory() -> impl IntoView {
                 <p class="empty">"No public groups found."</p>
             </Show>
             <ul class="people">
-                <For each=move || store.rooms().found().get() key=|room| room.chat_id let:room>
+                // Keyed by what a row shows, so a room joined or left here shows it.
+                <For each=move || store.rooms().found().get()
+                    key=|room| (room.chat_id, room.joined) let:room>
                     <li class="person">
                         <bdi class="name">{room.title.clone()}</bdi>
                         <span class="detail">
@@ -192,6 +194,7 @@ pub fn GroupSettings(chat_id: ChatId) -> impl IntoView {
             client.update(|s| s.add_to_group(chat_id, vec![UserId(id)]));
         }
     };
+    let confirming = RwSignal::new(false);
     let bans = move || {
         store
             .bans()
@@ -232,7 +235,10 @@ pub fn GroupSettings(chat_id: ChatId) -> impl IntoView {
                 <button type="button" on:click=move |_| { client.update(|s| s.load_bans(chat_id)); }>
                     "Show banned people"
                 </button>
-                <ul class="people">
+                <Show when=move || store.bans().with(|bans| bans.get(&chat_id).is_some_and(Vec::is_empty))>
+                    <p class="empty">"No one is banned."</p>
+                </Show>
+                <ul class="people" aria-label="Banned people">
                     <For each=bans key=|user| user.id let:user>
                         <li class="person">
                             <bdi class="name">{user.username.clone()}</bdi>
@@ -252,10 +258,22 @@ pub fn GroupSettings(chat_id: ChatId) -> impl IntoView {
                     "Leave group"
                 </button>
                 <Show when=owns>
-                    <button type="button" class="danger"
-                        on:click=move |_| { client.update(|s| s.delete_group(chat_id)); }>
+                    // Deleting erases every message for everyone, so it is asked twice; focus stays
+                    // on the first button, the question follows it.
+                    <button type="button" class="danger" aria-expanded=move || confirming.get().to_string()
+                        on:click=move |_| confirming.update(|shown| *shown = !*shown)>
                         "Delete group"
                     </button>
+                    <Show when=move || confirming.get()>
+                        <p>"Delete this group and all its messages, for everyone?"</p>
+                        <button type="button" class="danger"
+                            on:click=move |_| { client.update(|s| s.delete_group(chat_id)); }>
+                            "Delete for everyone"
+                        </button>
+                        <button type="button" on:click=move |_| confirming.set(false)>
+                            "Keep the group"
+                        </button>
+                    </Show>
                 </Show>
             </div>
         </details>

@@ -64,6 +64,7 @@ pub fn wake(store: Store<State>, changed: &BTreeSet<Change>) {
             ChatList => reshaped(store.chats()),
             Chat(id) => written(store.chats().at_key(id)),
             MoreChats => written(store.more_chats()),
+            UnreadElsewhere => written(store.unread_elsewhere()),
             Conversations => reshaped(store.conversations()),
             Messages(id) => reshaped(conversation(id).messages()),
             Message(chat, id) => written(conversation(chat).messages().at_key(id)),

@@ -144,6 +144,7 @@ pub enum Change {
     ChatList,
     Chat(ChatId),
     MoreChats,
+    UnreadElsewhere,
     Conversations,
     Messages(ChatId),
     /// One loaded message changed in place (edited or deleted).
@@ -184,6 +185,9 @@ pub struct State {
     pub chats: Vec<Chat>,
     /// The server has older chats than those loaded.
     pub more_chats: bool,
+    /// Unread messages in the chats beyond those loaded, muted ones left out, as of the server's
+    /// last count: the page's title shows them with the loaded chats' own.
+    pub unread_elsewhere: u32,
     /// Holds the selected chat's entry whenever one is selected, so its views may rely on it.
     #[store(key: ChatId = |(id, _)| *id)]
     pub conversations: BTreeMap<ChatId, Conversation>,
@@ -209,6 +213,9 @@ pub struct State {
     /// The "add a friend" request in flight, whose refusal goes beside its form.
     #[store(skip)]
     friend_form_request: Option<RequestId>,
+    /// The settings change in flight: if it is refused, the form shows the settings held again.
+    #[store(skip)]
+    settings_request: Option<RequestId>,
     /// How far into the server's log this picture is complete; `None` until the first `ready`.
     #[store(skip)]
     pub position: Option<LogPosition>,
@@ -237,6 +244,9 @@ pub struct State {
     /// In-flight sends by request id, so a refusal marks the right pending message.
     #[store(skip)]
     sends: HashMap<RequestId, (ChatId, String)>,
+    /// New messages in chats not loaded yet: told as news once their chat arrives, unless muted.
+    #[store(skip)]
+    news_waiting: Vec<Message>,
     /// What the change under way touched.
     #[store(skip)]
     changed: BTreeSet<Change>,
@@ -339,6 +349,7 @@ impl State {
                     self.upsert_chat(chat);
                 }
                 self.more_chats = more_chats;
+                requests.extend(self.recount_elsewhere());
                 self.user_seq = self.user_seq.max(user_seq);
                 match &self.position {
                     // A reconnect: fetch what happened while we were away.
@@ -410,11 +421,16 @@ impl State {
                     // Leaving on another device: the chat is gone here already.
                     None if i_left => return requests,
                     // A chat beyond the pages loaded just became the most recent: fetch the top
-                    // page, which now holds it.
-                    None => requests.push(self.request(ClientEvent::ChatsList {
-                        before: None,
-                        limit: None,
-                    })),
+                    // page, which now holds it, and tell the news once it is there.
+                    None => {
+                        if !mine && message.system.is_none() && message.deleted_at.is_none() {
+                            self.news_waiting.push(message.clone());
+                        }
+                        requests.push(self.request(ClientEvent::ChatsList {
+                            before: None,
+                            limit: None,
+                        }));
+                    }
                 }
                 self.add_message(message);
             }
@@ -424,6 +440,7 @@ impl State {
             }
             ServerEvent::MessageDeleted { seq, message, .. } => {
                 let me = self.me.as_ref().map(|me| me.id);
+                requests.extend(self.recount_if_elsewhere(message.chat_id));
                 if self.chat_event(message.chat_id, seq) {
                     // A deleted message someone else sent after my read position was counted.
                     if let Some(chat) = self.chats.iter_mut().find(|c| c.id == message.chat_id) {
@@ -448,6 +465,9 @@ impl State {
                 ..
             } => {
                 let me = self.me.as_ref().map(|me| me.id);
+                if Some(user_id) == me {
+                    requests.extend(self.recount_if_elsewhere(chat_id));
+                }
                 if self.chat_event(chat_id, seq) {
                     if let Some(chat) = self.chats.iter_mut().find(|c| c.id == chat_id) {
                         for member in chat.members.iter_mut().filter(|m| m.user.id == user_id) {
@@ -467,6 +487,7 @@ impl State {
                 muted,
                 ..
             } => {
+                requests.extend(self.recount_if_elsewhere(chat_id));
                 if self.user_event(seq) {
                     if let Some(chat) = self.chats.iter_mut().find(|c| c.id == chat_id) {
                         chat.muted = muted;
@@ -557,12 +578,24 @@ impl State {
                     self.upsert_chat(chat);
                 }
                 self.set_more_chats(has_more);
+                for message in std::mem::take(&mut self.news_waiting) {
+                    let chat = self.chats.iter().find(|chat| chat.id == message.chat_id);
+                    if chat.is_some_and(|chat| !chat.muted) {
+                        self.tell_news(&message);
+                    }
+                }
+                // Chats counted elsewhere may be loaded now.
+                return self.recount_elsewhere().into_iter().collect();
             }
             Reply::Left { chat_id } => {
                 self.forget_chat(chat_id);
             }
-            // The receipt that follows a read carries its count; the browser totals its chats.
-            Reply::Ok | Reply::Read { .. } | Reply::Unread { .. } => {}
+            // The receipt that follows a read carries its count.
+            Reply::Ok | Reply::Read { .. } => {}
+            Reply::Unread { messages, .. } => {
+                let elsewhere = messages.saturating_sub(unread_total(&self.chats));
+                self.set_unread_elsewhere(if self.more_chats { elsewhere } else { 0 });
+            }
             Reply::Rooms { rooms, has_more } => {
                 self.rooms = Rooms {
                     searched: true,
@@ -673,6 +706,10 @@ impl State {
         }
         if id.is_some() && id == self.search_request {
             self.search_request = None;
+        }
+        if id.is_some() && id == self.settings_request {
+            self.settings_request = None;
+            self.touched(Change::Settings);
         }
         // A page that failed is not waited for; "back to latest" or scrolling asks again.
         if let Some(id) = id {
@@ -1037,6 +1074,7 @@ impl State {
             friend_requests: Some(settings.friend_requests),
             presence_visibility: Some(settings.presence_visibility),
         });
+        self.settings_request = Some(request.id);
         self.effects(vec![request])
     }
 
@@ -1180,40 +1218,42 @@ impl State {
         self.ask(ClientEvent::ChatMute { chat_id, muted })
     }
 
-    /// Marks the open chat read up to its newest loaded message, if that is further than I have
-    /// read: called while the page is in view.
-    pub fn read_newest(&mut self, chat_id: ChatId) -> Effects {
+    /// Marks the open chat read up to `seen`, a loaded message that was on screen, if that is
+    /// further than I have read: called while the page is in view.
+    pub fn read_up_to(&mut self, chat_id: ChatId, seen: MessageId) -> Effects {
         let Some(me) = self.me.as_ref().map(|me| me.id) else {
             return self.effects(Vec::new());
         };
-        let newest = self
-            .conversations
-            .get(&chat_id)
-            .and_then(|conversation| conversation.messages.last())
-            .map(|message| message.id);
+        let Some(conversation) = self.conversations.get(&chat_id) else {
+            return self.effects(Vec::new());
+        };
+        if conversation
+            .messages
+            .iter()
+            .all(|message| message.id != seen)
+        {
+            return self.effects(Vec::new());
+        }
+        // Seen to the end, nothing is left unread; else the receipt that follows brings the count.
+        let all_read = !conversation.has_newer
+            && conversation.messages.last().map(|message| message.id) == Some(seen);
         let Some(chat) = self.chats.iter_mut().find(|chat| chat.id == chat_id) else {
             return self.effects(Vec::new());
         };
-        let Some(newest) = newest.filter(|newest| Some(*newest) > chat.read_by(me)) else {
+        if Some(seen) <= chat.read_by(me) {
             return self.effects(Vec::new());
-        };
+        }
         let Some(member) = chat.members.iter_mut().find(|m| m.user.id == me) else {
             return self.effects(Vec::new());
         };
-        // Shown read at once; the receipt that follows brings the server's count. Opened further
-        // back, newer messages are still unread.
-        member.read = Some(newest);
-        let all_read = !self
-            .conversations
-            .get(&chat_id)
-            .is_some_and(|conversation| conversation.has_newer);
+        member.read = Some(seen);
         if all_read {
             chat.unread = 0;
         }
         self.touched(Change::Chat(chat_id));
         let request = self.request(ClientEvent::ChatRead {
             chat_id,
-            message_id: newest,
+            message_id: seen,
         });
         self.effects(vec![request])
     }
@@ -1225,6 +1265,31 @@ impl State {
         let new = seq > self.user_seq;
         self.user_seq = self.user_seq.max(seq);
         new
+    }
+
+    /// Asks the server's count again while chats beyond those loaded may hold unread messages.
+    fn recount_elsewhere(&mut self) -> Option<Request> {
+        if self.more_chats {
+            return Some(self.request(ClientEvent::UnreadCount));
+        }
+        self.set_unread_elsewhere(0);
+        None
+    }
+
+    /// The count of chats beyond those loaded changes by an event about one of them.
+    fn recount_if_elsewhere(&mut self, chat_id: ChatId) -> Option<Request> {
+        let loaded = self.chats.iter().any(|chat| chat.id == chat_id);
+        if loaded {
+            return None;
+        }
+        self.recount_elsewhere()
+    }
+
+    fn set_unread_elsewhere(&mut self, unread: u32) {
+        if self.unread_elsewhere != unread {
+            self.unread_elsewhere = unread;
+            self.touched(Change::UnreadElsewhere);
+        }
     }
 
     fn set_more_chats(&mut self, more: bool) {
@@ -1291,6 +1356,10 @@ impl State {
 
     fn upsert_chat(&mut self, mut chat: Chat) {
         let id = chat.id;
+        let joined = self
+            .me
+            .as_ref()
+            .is_some_and(|me| chat.role_of(me.id).is_some());
         match self.chats.iter_mut().find(|known| known.id == id) {
             Some(known) => {
                 chat.seq = chat.seq.max(known.seq);
@@ -1309,6 +1378,7 @@ impl State {
                 self.touched(Change::ChatList);
             }
         }
+        self.set_room_joined(id, joined);
         self.sort_chats();
     }
 
@@ -1386,11 +1456,38 @@ impl State {
             }
         }
         self.touched(Change::Chat(chat_id));
+        if let GroupChange::Removed { user, .. } = change {
+            if self.me.as_ref().is_some_and(|me| me.id == user.id) {
+                self.set_room_joined(chat_id, false);
+            }
+        }
+        // A ban shows in the list of bans, if it is open.
+        if let GroupChange::Removed { user, banned: true } = change {
+            if let Some(bans) = self.bans.get_mut(&chat_id) {
+                if bans.iter().all(|banned| banned.id != user.id) {
+                    bans.push(user.clone());
+                    self.touched(Change::Bans);
+                }
+            }
+        }
+    }
+
+    /// The room directory's row of a group I joined or left says so.
+    fn set_room_joined(&mut self, chat_id: ChatId, joined: bool) {
+        let found = self.rooms.found.iter_mut();
+        if let Some(room) = found
+            .filter(|room| room.chat_id == chat_id)
+            .find(|room| room.joined != joined)
+        {
+            room.joined = joined;
+            self.touched(Change::Rooms);
+        }
     }
 
     /// Drops a chat the user is no longer in, and its conversation; true if it was loaded.
     fn forget_chat(&mut self, chat_id: ChatId) -> bool {
         let loaded = self.chats.iter().any(|chat| chat.id == chat_id);
+        self.set_room_joined(chat_id, false);
         self.chats.retain(|chat| chat.id != chat_id);
         self.conversations.remove(&chat_id);
         if self.selected == Some(chat_id) {
@@ -1960,6 +2057,78 @@ mod tests {
     }
 
     #[test]
+    fn chats_beyond_those_loaded_count_in_the_title_and_tell_their_news() {
+        let mut store = State::default();
+        let mut loaded = chat(1);
+        loaded.unread = 2;
+        let mut ready = ready_with(5, vec![loaded]);
+        if let ServerEvent::Ready { more_chats, .. } = &mut ready {
+            *more_chats = true;
+        }
+        let asked = store.apply(ready).requests;
+        assert_eq!(asked[0].event, ClientEvent::UnreadCount);
+        store.apply(ServerEvent::Reply {
+            id: asked[0].id,
+            result: Reply::Unread {
+                chats: 3,
+                messages: 9,
+            },
+        });
+        assert_eq!(store.unread_elsewhere, 7);
+
+        let beyond = |id: i64, muted: bool| Chat {
+            unread: 4,
+            muted,
+            ..chat(id)
+        };
+        let sent = |store: &mut State, chat: i64, id: i64| {
+            let message = Message {
+                chat_id: ChatId(chat),
+                ..message(id, 2, &format!("b-{id}"))
+            };
+            store.apply(ServerEvent::MessageNew {
+                pos: 5 + id,
+                seq: 9,
+                message,
+            })
+        };
+        let fetch = sent(&mut store, 7, 50).requests;
+        assert!(store.news.is_empty(), "told once its chat is known");
+        let recount = store
+            .apply(ServerEvent::Reply {
+                id: fetch[0].id,
+                result: Reply::Chats {
+                    chats: vec![beyond(7, false)],
+                    has_more: true,
+                },
+            })
+            .requests;
+        assert_eq!(store.news.len(), 1);
+        assert_eq!(store.news[0].chat_id, ChatId(7));
+        assert_eq!(recount[0].event, ClientEvent::UnreadCount);
+        store.apply(ServerEvent::Reply {
+            id: recount[0].id,
+            result: Reply::Unread {
+                chats: 3,
+                messages: 10,
+            },
+        });
+        assert_eq!(store.unread_elsewhere, 4, "chat 7 is loaded now");
+
+        store.take_news();
+        let fetch = sent(&mut store, 8, 51).requests;
+        store.apply(ServerEvent::Reply {
+            id: fetch[0].id,
+            result: Reply::Chats {
+                chats: vec![beyond(8, true)],
+                has_more: false,
+            },
+        });
+        assert!(store.news.is_empty(), "a muted chat raises no notification");
+        assert_eq!(store.unread_elsewhere, 0, "every chat is loaded");
+    }
+
+    #[test]
     fn reading_the_open_chat_says_so_once_and_receipts_show_who_saw_mine() {
         let mut store = State::default();
         store.apply(ready_with(5, vec![group()]));
@@ -1968,7 +2137,7 @@ mod tests {
             seq: 2,
             message: message(10, 2, "b"),
         });
-        let effects = store.read_newest(ChatId(1));
+        let effects = store.read_up_to(ChatId(1), MessageId(10));
         assert_eq!(
             effects.requests[0].event,
             ClientEvent::ChatRead {
@@ -1977,7 +2146,8 @@ mod tests {
             }
         );
         assert_eq!(store.chats[0].unread, 0);
-        assert!(store.read_newest(ChatId(1)).requests.is_empty(), "once");
+        let again = store.read_up_to(ChatId(1), MessageId(10));
+        assert!(again.requests.is_empty(), "once");
 
         let mine = message(11, 1, "a");
         store.apply(ServerEvent::MessageNew {
@@ -2060,9 +2230,22 @@ mod tests {
             store.chats[0].last_message.as_ref().unwrap().id,
             MessageId(99)
         );
-        // Reading what is shown leaves the rest unread.
-        store.read_newest(ChatId(1));
+        // Reading what was on screen leaves the rest unread, shown or not.
+        let read = store.read_up_to(ChatId(1), MessageId(30)).requests;
+        assert_eq!(
+            read[0].event,
+            ClientEvent::ChatRead {
+                chat_id: ChatId(1),
+                message_id: MessageId(30)
+            }
+        );
+        store.read_up_to(ChatId(1), MessageId(70));
         assert_eq!(store.chats[0].unread, 31);
+        let not_loaded = store.read_up_to(ChatId(1), MessageId(99));
+        assert!(
+            not_loaded.requests.is_empty(),
+            "only what is loaded is seen"
+        );
 
         let more = store.load_newer(ChatId(1)).requests;
         assert_eq!(more[0].event, page(None, Some(MessageId(70)), None));
@@ -2328,6 +2511,21 @@ mod tests {
             .filter(|r| matches!(r.event, ClientEvent::MessageSend { .. }))
             .count();
         assert_eq!(resent, 0);
+    }
+
+    #[test]
+    fn a_refused_settings_change_shows_the_settings_held_again() {
+        let mut store = State::default();
+        store.apply(ready(0));
+        let mut wanted = store.settings;
+        wanted.direct_messages = crate::model::MessagePolicy::Friends;
+        let request = store.change_settings(wanted).requests.remove(0);
+        let refused = store.apply(ServerEvent::Error {
+            id: Some(request.id),
+            error: ApiError::new(ErrorCode::Unavailable, "Try again."),
+        });
+        assert!(refused.changed.contains(&Change::Settings));
+        assert_eq!(store.settings, Settings::default());
     }
 
     #[test]

@@ -98,6 +98,7 @@ struct MemberRow {
     username: String,
     role: String,
     read_through: i64,
+    read_marked: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -144,7 +145,9 @@ pub(super) async fn load_chats(conn: &mut AnyConnection, rows: Vec<ChatRow>) -> 
     }
     let ids = placeholders(rows.len());
     let members_sql = format!(
-        "SELECT m.chat_id, u.id AS user_id, u.username, m.role, m.read_through FROM chat_members m
+        "SELECT m.chat_id, u.id AS user_id, u.username, m.role, m.read_through,
+           m.read_marked
+         FROM chat_members m
          JOIN users u ON u.id = m.user_id
          WHERE m.chat_id IN ({ids}) AND m.left_seq IS NULL ORDER BY m.joined_seq, m.joined_at, u.id"
     );
@@ -171,7 +174,8 @@ pub(super) async fn load_chats(conn: &mut AnyConnection, rows: Vec<ChatRow>) -> 
                 username: row.username,
             },
             role,
-            read: (row.read_through > 0).then_some(MessageId(row.read_through)),
+            // Where a newcomer starts is not a read of theirs to show.
+            read: (row.read_marked != 0).then_some(MessageId(row.read_through)),
         });
     }
     let mut preview_of: HashMap<i64, MessagePreview> = previews

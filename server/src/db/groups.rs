@@ -223,12 +223,38 @@ async fn chat_in(tx: &mut Transaction<'_, Any>, chat: ChatId, reader: UserId) ->
         .ok_or_else(|| Error::Internal(format!("chat {chat} vanished")))
 }
 
-/// Deletes a group's content for good, at the chat's `seq`: its messages' text and changes, its
+/// Deletes a group's content for good, at the chat's `seq`: its messages' text, the titles it had, its
 /// bans, and the group itself from every list. Its rows stay, so the log's events about it still
 /// read.
 async fn erase(tx: &mut Transaction<'_, Any>, chat: ChatId, seq: Seq, now: i64) -> Result<()> {
+    // System lines stay system lines, so that a `sync` across the deletion still leaves them out
+    // of unread counts; only the titles in them were written by someone.
+    let lines = sqlx::query_as::<_, (i64, String)>(
+        "SELECT id, system FROM messages WHERE chat_id = $1 AND system IS NOT NULL",
+    )
+    .bind(chat.0)
+    .fetch_all(&mut **tx)
+    .await?;
+    for (id, system) in lines {
+        let change: GroupChange = serde_json::from_str(&system)
+            .map_err(|error| Error::Internal(format!("system line {id} unreadable: {error}")))?;
+        let untitled = match change {
+            GroupChange::Created { .. } => GroupChange::Created {
+                title: String::new(),
+            },
+            GroupChange::Renamed { .. } => GroupChange::Renamed {
+                title: String::new(),
+            },
+            _ => continue,
+        };
+        sqlx::query("UPDATE messages SET system = $2 WHERE id = $1")
+            .bind(id)
+            .bind(serde_json::to_string(&untitled).map_err(|e| Error::Internal(e.to_string()))?)
+            .execute(&mut **tx)
+            .await?;
+    }
     sqlx::query(
-        "UPDATE messages SET body = '', system = NULL, deleted_at = $2, deleted_seq = $3
+        "UPDATE messages SET body = '', deleted_at = $2, deleted_seq = $3
          WHERE chat_id = $1 AND deleted_at IS NULL",
     )
     .bind(chat.0)
@@ -247,7 +273,7 @@ async fn erase(tx: &mut Transaction<'_, Any>, chat: ChatId, seq: Seq, now: i64) 
         .bind(chat.0)
         .execute(&mut **tx)
         .await?;
-    sqlx::query("UPDATE chats SET deleted_at = $2 WHERE id = $1")
+    sqlx::query("UPDATE chats SET deleted_at = $2, title = NULL, title_key = NULL WHERE id = $1")
         .bind(chat.0)
         .bind(now)
         .execute(&mut **tx)

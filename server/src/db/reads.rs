@@ -96,7 +96,7 @@ impl Db {
             return Ok((read, unread, Vec::new()));
         }
         sqlx::query(
-            "UPDATE chat_members SET read_through = $3
+            "UPDATE chat_members SET read_through = $3, read_marked = 1
              WHERE chat_id = $1 AND user_id = $2 AND left_seq IS NULL",
         )
         .bind(chat.0)

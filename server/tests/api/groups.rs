@@ -634,7 +634,23 @@ async fn deleting_a_group_erases_it_for_everyone() {
         unreachable!()
     };
     let group = create(&mut a, "Short-lived", &[&bob], false).await;
-    send(&mut a, group.id, "a-1", "soon gone").await.unwrap();
+    let sent = send(&mut a, group.id, "a-1", "soon gone").await.unwrap();
+    let renamed = ClientEvent::GroupUpdate {
+        chat_id: group.id,
+        title: Some("Still short-lived".into()),
+        public: None,
+    };
+    change(&mut a, renamed).await.unwrap();
+    // Read after the rename line, which is no message to read: nothing is left unread.
+    let Ok(Reply::Read { unread: 0, .. }) = b
+        .request(ClientEvent::ChatRead {
+            chat_id: group.id,
+            message_id: sent.id,
+        })
+        .await
+    else {
+        panic!("read with nothing left unread")
+    };
     assert_eq!(
         a.request(ClientEvent::GroupDelete { chat_id: group.id })
             .await,
@@ -662,12 +678,27 @@ async fn deleting_a_group_erases_it_for_everyone() {
                 message.body.is_empty() && message.deleted_at.is_some(),
                 "{message:?}"
             );
+            // System lines stay system lines, without the titles written into them.
+            if let Some(GroupChange::Created { title } | GroupChange::Renamed { title }) =
+                &message.system
+            {
+                assert!(title.is_empty(), "{message:?}");
+            }
+            None
+        }
+        // A receipt replayed says what it said live.
+        ServerEvent::Receipt { unread, .. } => {
+            assert_eq!(*unread, 0);
             None
         }
         ServerEvent::ChatDeleted { chat_id, .. } => Some(*chat_id),
         _ => None,
     });
     assert_eq!(told.next(), Some(group.id));
+    assert!(events.iter().any(|event| matches!(
+        event,
+        ServerEvent::MessageNew { message, .. } if message.system.is_some()
+    )));
 }
 
 #[tokio::test]

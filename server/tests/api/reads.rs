@@ -132,6 +132,51 @@ async fn a_read_is_seen_by_the_others_and_clears_the_count_on_every_device() {
     );
 }
 
+#[tokio::test]
+async fn a_newcomer_is_not_shown_as_having_seen_what_came_before_them() {
+    let Pair { app, alice, bob } = pair().await;
+    let carol = app.register("carol").await;
+    let (mut a, _) = app.connect(&alice).await;
+    let (mut c, _) = app.connect(&carol).await;
+    let Ok(Reply::Chat { chat }) = a
+        .request(ClientEvent::GroupCreate {
+            title: "Before and after".into(),
+            members: vec![bob.user.id],
+            public: false,
+        })
+        .await
+    else {
+        panic!("a group")
+    };
+    let before = send(&mut a, chat.id, "a-1", "before carol").await.unwrap();
+    a.request(ClientEvent::GroupAdd {
+        chat_id: chat.id,
+        user_ids: vec![carol.user.id],
+    })
+    .await
+    .unwrap();
+    let arrival = match c
+        .take_push(|event| matches!(event, ServerEvent::MessageNew { .. }))
+        .await
+    {
+        ServerEvent::MessageNew { message, .. } => message,
+        _ => unreachable!(),
+    };
+    // Counted as read for her, so it is not unread; but not a read of hers that anyone sees.
+    assert_eq!(get(&mut c, chat.id).await.unread, 0);
+    assert_eq!(get(&mut a, chat.id).await.read_by(carol.user.id), None);
+    assert_eq!(get(&mut c, chat.id).await.read_by(carol.user.id), None);
+    assert!(before.id < arrival.id);
+
+    let after = send(&mut a, chat.id, "a-2", "welcome").await.unwrap();
+    assert_eq!(read(&mut c, chat.id, after.id).await, (after.id, 0));
+    assert_eq!(
+        get(&mut a, chat.id).await.read_by(carol.user.id),
+        Some(after.id),
+        "her own read shows"
+    );
+}
+
 /// The model every count is checked against: messages, who sent them, which are deleted, and how
 /// far each person has read.
 #[derive(Default)]
