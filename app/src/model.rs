@@ -314,6 +314,11 @@ pub struct Chat {
     /// The reader muted the chat: no notifications, and its count stays out of the total.
     #[serde(default)]
     pub muted: bool,
+    /// The newest message counted as read for the reader, if any: `unread` counts from it, and
+    /// the chat opens after it. A newcomer's starts at their arrival (unlike their `read` among
+    /// the members, which shows only what they marked read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_through: Option<MessageId>,
 }
 
 impl Chat {

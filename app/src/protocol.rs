@@ -188,9 +188,13 @@ pub enum ClientEvent {
     #[serde(rename = "chat:mute")]
     ChatMute { chat_id: ChatId, muted: bool },
     /// How many of the user's chats have unread messages, and how many messages, muted chats
-    /// left out. Replies `unread`.
+    /// left out; with `before` (a position from a page of chats), only the chats after it, those
+    /// not loaded yet. Replies `unread`.
     #[serde(rename = "unread:count")]
-    UnreadCount,
+    UnreadCount {
+        #[serde(default)]
+        before: Option<ChatPosition>,
+    },
     /// The user is typing in the chat: its other members hear `typing` once, and again when it
     /// ends. Repeat it every few seconds while typing goes on; without a repeat it ends by itself
     /// after `TYPING_LEASE_SECS`, as it does on `typing:stop`, on sending a message there, and when
@@ -703,6 +707,7 @@ mod tests {
             seq: 0,
             unread: 0,
             muted: false,
+            read_through: None,
         };
         assert_eq!(
             ServerEvent::ChatNew {

@@ -22,6 +22,8 @@ for (const colorScheme of ["light", "dark"] as const) {
       expect(await seriousViolations(page), "conversation").toEqual([]);
       if (width === 390) {
         await page.getByRole("button", { name: "Back to the lists" }).click();
+        // The chat was opened from People, still the list shown: focus goes back to its tab.
+        await expect(page.getByRole("button", { name: /^People/ })).toBeFocused();
       }
       await page.getByRole("button", { name: /^People/ }).click();
       expect(await seriousViolations(page), "people panel").toEqual([]);

@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { messagePerson, messages, newPerson, open, send } from "./helpers";
+import { chatRow, messagePerson, messages, newPerson, open, send } from "./helpers";
 
 test("two people chat live, and the history survives a reload", async ({ browser }) => {
   const ann = await newPerson(browser, "ann");
@@ -29,6 +29,18 @@ test("two people chat live, and the history survives a reload", async ({ browser
   await expect(composer).toHaveValue("typed while Ann talks");
   await composer.press("Enter");
   await expect(messages(ann.page).getByText("typed while Ann talks")).toBeVisible();
+
+  // A draft stays with its chat while another is open; opening a chat takes focus to its heading.
+  const cy = await newPerson(browser, "cy");
+  const annComposer = ann.page.getByRole("textbox", { name: "Message" });
+  await annComposer.fill("half a thought");
+  await messagePerson(ann.page, cy.name);
+  await expect(ann.page.getByRole("heading", { name: cy.name })).toBeFocused();
+  await expect(annComposer).toHaveValue("");
+  await ann.page.getByRole("button", { name: /^Chats/ }).click();
+  await chatRow(ann.page, ben.name).click();
+  await expect(annComposer).toHaveValue("half a thought");
+  await annComposer.fill("");
 
   // User text is text: the markup above made no elements.
   await expect(messages(ben.page).locator("b, img")).toHaveCount(0);

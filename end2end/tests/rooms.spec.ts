@@ -34,6 +34,9 @@ test("a public group: found in the directory, joined, banned from, unbanned, lef
     await expect(room(person.page)).toContainText("joined");
     await expect(messages(ann.page).getByText(`${person.name} joined`)).toBeVisible();
   }
+  // Members' rows follow the group's size.
+  await expect(room(ben.page)).toContainText("3 members");
+  await expect(room(cat.page)).toContainText("3 members");
   await send(ben.page, "Glad to be here");
   await expect(messages(cat.page).getByText("Glad to be here")).toBeVisible();
 
@@ -41,6 +44,8 @@ test("a public group: found in the directory, joined, banned from, unbanned, lef
   // until the ban is lifted.
   await ann.page.getByText("Group settings").click();
   expect(await seriousViolations(ann.page), "group settings").toEqual([]);
+  await ann.page.getByRole("button", { name: "Show banned people" }).click();
+  await expect(ann.page.getByText("No one is banned.")).toBeVisible();
   await ann.page.getByRole("button", { name: `Make admin ${cat.name}`, exact: true }).click();
   await expect(messages(cat.page).getByText(`${ann.name} made ${cat.name} an admin`)).toBeVisible();
   await cat.page.getByText("Group settings").click();
@@ -50,7 +55,7 @@ test("a public group: found in the directory, joined, banned from, unbanned, lef
   await join(ben.page).click();
   await expect(ben.page.locator(".notice")).toHaveText("You were banned from this group.");
 
-  await ann.page.getByRole("button", { name: "Show banned people" }).click();
+  // Ann's open list of bans shows it live.
   const bans = ann.page.getByRole("list", { name: "Banned people" });
   await expect(bans).toContainText(ben.name);
   await bans.getByRole("button", { name: `Unban ${ben.name}` }).click();

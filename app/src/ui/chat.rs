@@ -119,7 +119,8 @@ fn StatusPicker() -> impl IntoView {
     let store = client.store;
     let mode = RwSignal::new(PresenceMode::Online);
     let text = RwSignal::new(String::new());
-    // Text being written is not overwritten by what the server says meanwhile.
+    // Text being written is not overwritten by what the server says meanwhile; text left
+    // unsent is, once the field is left.
     let writing = RwSignal::new(false);
     // What the server holds (from `ready`, or another device) fills the form.
     Effect::new(move || {
@@ -159,7 +160,7 @@ fn StatusPicker() -> impl IntoView {
             </select>
             <input type="text" aria-label="Status text" placeholder="What are you up to?"
                 maxlength=limits::STATUS_TEXT_MAX_CHARS.to_string() bind:value=text
-                on:input=move |_| writing.set(true)/>
+                on:input=move |_| writing.set(true) on:blur=move |_| writing.set(false)/>
             <button type="submit">"Set status"</button>
         </form>
     }
@@ -483,14 +484,16 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
     });
     // Opened at its first unread message, the chat shows that; else its end.
     let has_newer = move || conversation.has_newer().try_get().unwrap_or(false);
+    // The first that counts as unread: from someone else, and no system line.
     let first_unread = Memo::new(move |_| {
         let read = conversation.read_when_opened().try_get().flatten()?;
+        let me = me.get();
         conversation
             .messages()
             .try_with(|messages| {
                 messages
                     .iter()
-                    .find(|message| message.id > read)
+                    .find(|m| m.id > read && m.system.is_none() && Some(m.sender_id) != me)
                     .map(|message| message.id)
             })
             .flatten()
@@ -527,34 +530,18 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
     });
     let back = move |_| {
         client.update(|s| s.deselect());
-        request_animation_frame(move || focus_chat_row(chat_id));
+        request_animation_frame(move || focus_in_lists(chat_id));
     };
-    // New messages from others are read out as they come. The list itself is no live region, so
-    // older history loaded above it is not read out.
-    let announcement = RwSignal::new(String::new());
-    Effect::new(move |shown_before: Option<Option<MessageId>>| {
-        let (newest, _) = newest.get();
-        let before = shown_before.flatten();
-        let arrived = newest
-            .filter(|newest| before.is_some_and(|before| *newest > before))
-            .and_then(|id| {
-                conversation
-                    .messages()
-                    .try_with_untracked(|messages| messages.iter().find(|m| m.id == id).cloned())
-                    .flatten()
-            })
-            .filter(|message| Some(message.sender_id) != me.get_untracked());
-        if let Some(message) = arrived {
-            announcement.set(match message.system {
-                Some(_) => message.body,
-                None => {
-                    let author = store.with_untracked(|s| s.username(message.sender_id));
-                    format!("{author}: {}", message.body)
-                }
-            });
-        }
-        newest
-    });
+    // New messages from others are read out as they arrive. The list itself is no live region,
+    // so older history loaded above it is not read out. Each is a node of its own, so the same
+    // words twice are told twice.
+    let heard = move || {
+        store
+            .heard()
+            .get()
+            .filter(|(chat, _, _)| *chat == chat_id)
+            .map(|(_, id, text)| (id, text))
+    };
 
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
@@ -577,11 +564,13 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
                 <button type="button" class="back" aria-label="Back to the lists"
                     on:click=back>"←"</button>
                 <h2 tabindex="-1" node_ref=heading><bdi>{title}</bdi></h2>
-                <Show when=move || client.connection.get() != Connection::Connected>
-                    <p class="connection-inline" role="status">
-                        {move || client.connection.get().label()}
-                    </p>
-                </Show>
+                // Always there, its words changing, so screen readers tell each change.
+                <p class="connection-inline" role="status">
+                    {move || {
+                        let state = client.connection.get();
+                        (state != Connection::Connected).then(|| state.label())
+                    }}
+                </p>
                 <Show when=is_group>
                     <GroupSettings chat_id/>
                 </Show>
@@ -621,7 +610,11 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
                 <p class="seen">{seen_text}</p>
             </Show>
             <p class="typing" aria-live="polite">{typing}</p>
-            <p class="visually-hidden" aria-live="polite">{move || announcement.get()}</p>
+            <div class="visually-hidden" aria-live="polite">
+                <For each=move || heard().into_iter() key=|(id, _)| *id let:heard>
+                    <p>{heard.1}</p>
+                </For>
+            </div>
             <Show when=move || is_member.get()
                 fallback=|| view! { <p class="composer">"You are no longer in this group."</p> }>
                 <form class="composer" on:submit=on_submit>
@@ -634,16 +627,17 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
     }
 }
 
-/// Puts focus on the chat list's row of `chat_id`, if it is there.
-fn focus_chat_row(chat_id: ChatId) {
+/// Puts focus on the chat list's row of `chat_id`, or on the lists' tab shown when the chat list
+/// is not (People is, or the row is gone).
+fn focus_in_lists(chat_id: ChatId) {
     use wasm_bindgen::JsCast;
-    let row = document()
-        .query_selector(&format!(".chat-link[data-chat=\"{}\"]", chat_id.0))
-        .ok()
-        .flatten()
-        .and_then(|row| row.dyn_into::<web_sys::HtmlElement>().ok());
-    if let Some(row) = row {
-        let _ = row.focus();
+    let row = format!(".chat-link[data-chat=\"{}\"]", chat_id.0);
+    let target = [row.as_str(), ".tabs button[aria-pressed=\"true\"]"]
+        .into_iter()
+        .find_map(|selector| document().query_selector(selector).ok().flatten())
+        .and_then(|element| element.dyn_into::<web_sys::HtmlElement>().ok());
+    if let Some(target) = target {
+        let _ = target.focus();
     }
 }
 

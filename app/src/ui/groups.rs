@@ -4,8 +4,9 @@
 use super::socket::ChatClient;
 use super::state::{RoomsStoreFields, StateStoreFields};
 use crate::groups::{may, GroupAction};
-use crate::model::{Chat, ChatId, ChatKind, GroupTitle, Member, Role, User, UserId};
+use crate::model::{Chat, ChatId, ChatKind, GroupTitle, Member, Role, Room, User, UserId};
 use leptos::{ev::SubmitEvent, prelude::*};
+use reactive_stores::Field;
 
 /// The people I could put in a group: those I know and those I chat with, by name.
 fn known_people(client: ChatClient) -> Memo<Vec<User>> {
@@ -111,37 +112,43 @@ pub fn RoomDirectory() -> impl IntoView {
                 <p class="empty">"No public groups found."</p>
             </Show>
             <ul class="people">
-                // Keyed by what a row shows, so a room joined or left here shows it.
-                <For each=move || store.rooms().found().get()
-                    key=|room| (room.chat_id, room.joined) let:room>
-                    <li class="person">
-                        <bdi class="name">{room.title.clone()}</bdi>
-                        <span class="detail">
-                            {if room.member_count == 1 {
-                                "1 member".to_string()
-                            } else {
-                                format!("{} members", room.member_count)
-                            }}
-                        </span>
-                        <span class="actions">
-                            {if room.joined {
-                                view! { <span class="detail">"joined"</span> }.into_any()
-                            } else {
-                                let id = room.chat_id;
-                                view! {
-                                    <button type="button"
-                                        on:click=move |_| { client.update(|s| s.join_room(id)); }>
-                                        "Join"
-                                        <span class="visually-hidden">" "{room.title.clone()}</span>
-                                    </button>
-                                }
-                                .into_any()
-                            }}
-                        </span>
-                    </li>
+                <For each=move || store.rooms().found() key=|room| room.key() let:room>
+                    <RoomRow room/>
                 </For>
             </ul>
         </details>
+    }
+}
+
+/// One public group found: its title, its size, and a join button until I am in it.
+#[component]
+fn RoomRow(#[prop(into)] room: Field<Room>) -> impl IntoView {
+    let client = expect_context::<ChatClient>();
+    let (id, title) = room.with_untracked(|room| (room.chat_id, room.title.clone()));
+    let size = move || match room.try_with(|room| room.member_count).unwrap_or(0) {
+        1 => "1 member".to_string(),
+        count => format!("{count} members"),
+    };
+    let joined = move || room.try_with(|room| room.joined).unwrap_or(false);
+    view! {
+        <li class="person">
+            <bdi class="name">{title.clone()}</bdi>
+            <span class="detail">{size}</span>
+            <span class="actions">
+                <Show when=joined
+                    fallback=move || {
+                        let title = title.clone();
+                        view! {
+                            <button type="button"
+                                on:click=move |_| { client.update(|s| s.join_room(id)); }>
+                                "Join"<span class="visually-hidden">" "{title}</span>
+                            </button>
+                        }
+                    }>
+                    <span class="detail">"joined"</span>
+                </Show>
+            </span>
+        </li>
     }
 }
 
@@ -195,6 +202,7 @@ pub fn GroupSettings(chat_id: ChatId) -> impl IntoView {
         }
     };
     let confirming = RwSignal::new(false);
+    let delete_button = NodeRef::<leptos::html::Button>::new();
     let bans = move || {
         store
             .bans()
@@ -261,6 +269,7 @@ pub fn GroupSettings(chat_id: ChatId) -> impl IntoView {
                     // Deleting erases every message for everyone, so it is asked twice; focus stays
                     // on the first button, the question follows it.
                     <button type="button" class="danger" aria-expanded=move || confirming.get().to_string()
+                        node_ref=delete_button
                         on:click=move |_| confirming.update(|shown| *shown = !*shown)>
                         "Delete group"
                     </button>
@@ -270,7 +279,12 @@ pub fn GroupSettings(chat_id: ChatId) -> impl IntoView {
                             on:click=move |_| { client.update(|s| s.delete_group(chat_id)); }>
                             "Delete for everyone"
                         </button>
-                        <button type="button" on:click=move |_| confirming.set(false)>
+                        <button type="button" on:click=move |_| {
+                            confirming.set(false);
+                            if let Some(button) = delete_button.get_untracked() {
+                                let _ = button.focus();
+                            }
+                        }>
                             "Keep the group"
                         </button>
                     </Show>

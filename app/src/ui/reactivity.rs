@@ -61,6 +61,7 @@ pub fn wake(store: Store<State>, changed: &BTreeSet<Change>) {
             Waiting => written(store.waiting()),
             Arrivals => written(store.arrivals()),
             News => written(store.news()),
+            Heard => written(store.heard()),
             ChatList => reshaped(store.chats()),
             Chat(id) => written(store.chats().at_key(id)),
             MoreChats => written(store.more_chats()),

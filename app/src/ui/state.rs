@@ -68,6 +68,9 @@ enum Page {
     Newer,
 }
 
+/// How many new messages wait to be told as news at most: only the newest few are worth it.
+const NEWS_KEPT: usize = 5;
+
 /// Messages before the first unread shown for context when a chat opens there.
 const CONTEXT_BEFORE_UNREAD: u32 = 10;
 
@@ -141,6 +144,7 @@ pub enum Change {
     Waiting,
     Arrivals,
     News,
+    Heard,
     ChatList,
     Chat(ChatId),
     MoreChats,
@@ -180,6 +184,9 @@ pub struct State {
     pub arrivals: Vec<User>,
     /// New messages worth a notification while the page is hidden, newest last, until shown.
     pub news: Vec<News>,
+    /// The newest message someone else sent that arrived live in the open chat, as a screen
+    /// reader is told it: its chat, id and text.
+    pub heard: Option<(ChatId, MessageId, String)>,
     /// Most recent activity first.
     #[store(key: ChatId = |chat| chat.id)]
     pub chats: Vec<Chat>,
@@ -247,6 +254,10 @@ pub struct State {
     /// New messages in chats not loaded yet: told as news once their chat arrives, unless muted.
     #[store(skip)]
     news_waiting: Vec<Message>,
+    /// The `unread:count` in flight, and whether to ask again when it is answered (something
+    /// changed beyond the loaded chats meanwhile): one at a time, however many events call for it.
+    #[store(skip)]
+    recount: Option<(RequestId, bool)>,
     /// What the change under way touched.
     #[store(skip)]
     changed: BTreeSet<Change>,
@@ -336,9 +347,12 @@ impl State {
                 more_chats,
             } => {
                 self.touched(Change::All);
-                // Typing began anew with this connection, on both sides.
+                // Typing began anew with this connection, on both sides; what the old one asked
+                // is not answered.
                 self.typing.clear();
                 self.my_typing = None;
+                self.recount = None;
+                self.news_waiting.clear();
                 self.waiting = waiting;
                 self.me = Some(user);
                 self.set_people(people);
@@ -394,6 +408,7 @@ impl State {
                 let chat_id = message.chat_id;
                 let mine = self.me.as_ref().map(|me| me.id) == Some(message.sender_id);
                 let i_left = mine && matches!(message.system, Some(GroupChange::Left { .. }));
+                let mut hear = false;
                 match self.chats.iter_mut().find(|chat| chat.id == chat_id) {
                     Some(chat) => {
                         self.reload |= self.syncing.is_none() && seq > chat.seq + 1;
@@ -404,6 +419,7 @@ impl State {
                             self.forget_chat(chat_id);
                             return requests;
                         }
+                        hear = fresh && !mine && message.deleted_at.is_none();
                         // Someone else's new message is one more unread, until a receipt says
                         // otherwise, and news unless the chat is muted.
                         if fresh && !mine && message.system.is_none() {
@@ -418,19 +434,29 @@ impl State {
                             self.changed_group(chat_id, message.sender_id, change);
                         }
                     }
-                    // Leaving on another device: the chat is gone here already.
-                    None if i_left => return requests,
+                    // Leaving on another device: the chat is gone here already (or was never
+                    // loaded, and counted elsewhere).
+                    None if i_left => {
+                        requests.extend(self.recount_elsewhere());
+                        return requests;
+                    }
                     // A chat beyond the pages loaded just became the most recent: fetch the top
                     // page, which now holds it, and tell the news once it is there.
                     None => {
                         if !mine && message.system.is_none() && message.deleted_at.is_none() {
                             self.news_waiting.push(message.clone());
+                            if self.news_waiting.len() > NEWS_KEPT {
+                                self.news_waiting.remove(0);
+                            }
                         }
                         requests.push(self.request(ClientEvent::ChatsList {
                             before: None,
                             limit: None,
                         }));
                     }
+                }
+                if hear {
+                    self.hear(&message);
                 }
                 self.add_message(message);
             }
@@ -444,7 +470,7 @@ impl State {
                 if self.chat_event(message.chat_id, seq) {
                     // A deleted message someone else sent after my read position was counted.
                     if let Some(chat) = self.chats.iter_mut().find(|c| c.id == message.chat_id) {
-                        let read = me.and_then(|me| chat.read_by(me)).unwrap_or(MessageId(0));
+                        let read = chat.read_through.unwrap_or(MessageId(0));
                         let counted = Some(message.sender_id) != me
                             && message.system.is_none()
                             && message.id > read;
@@ -473,8 +499,9 @@ impl State {
                         for member in chat.members.iter_mut().filter(|m| m.user.id == user_id) {
                             member.read = member.read.max(Some(read));
                         }
-                        // Read on one of my devices: every other one takes the count.
+                        // Read on one of my devices: every other one takes the position and count.
                         if Some(user_id) == me {
+                            chat.read_through = chat.read_through.max(Some(read));
                             chat.unread = unread;
                         }
                         self.touched(Change::Chat(chat_id));
@@ -500,9 +527,15 @@ impl State {
                 self.upsert_chat(chat);
             }
             ServerEvent::ChatDeleted { chat_id, .. } => {
+                if self.rooms.found.iter().any(|room| room.chat_id == chat_id) {
+                    self.rooms.found.retain(|room| room.chat_id != chat_id);
+                    self.touched(Change::Rooms);
+                }
                 if self.forget_chat(chat_id) {
                     self.notice = Some("A group you were in was deleted.".into());
                     self.touched(Change::Notice);
+                } else {
+                    requests.extend(self.recount_elsewhere());
                 }
             }
             ServerEvent::ContactChanged { seq, contact, .. } => {
@@ -578,10 +611,12 @@ impl State {
                     self.upsert_chat(chat);
                 }
                 self.set_more_chats(has_more);
+                // News waits on for a chat this page did not hold (an older page answered first).
                 for message in std::mem::take(&mut self.news_waiting) {
-                    let chat = self.chats.iter().find(|chat| chat.id == message.chat_id);
-                    if chat.is_some_and(|chat| !chat.muted) {
-                        self.tell_news(&message);
+                    match self.chats.iter().find(|chat| chat.id == message.chat_id) {
+                        Some(chat) if !chat.muted => self.tell_news(&message),
+                        Some(_) => {}
+                        None => self.news_waiting.push(message),
                     }
                 }
                 // Chats counted elsewhere may be loaded now.
@@ -593,8 +628,15 @@ impl State {
             // The receipt that follows a read carries its count.
             Reply::Ok | Reply::Read { .. } => {}
             Reply::Unread { messages, .. } => {
-                let elsewhere = messages.saturating_sub(unread_total(&self.chats));
-                self.set_unread_elsewhere(if self.more_chats { elsewhere } else { 0 });
+                if let Some((asked, again)) = self.recount {
+                    if asked == id {
+                        self.recount = None;
+                        self.set_unread_elsewhere(if self.more_chats { messages } else { 0 });
+                        if again {
+                            return self.recount_elsewhere().into_iter().collect();
+                        }
+                    }
+                }
             }
             Reply::Rooms { rooms, has_more } => {
                 self.rooms = Rooms {
@@ -707,6 +749,9 @@ impl State {
         if id.is_some() && id == self.search_request {
             self.search_request = None;
         }
+        if id.is_some() && id == self.recount.map(|(asked, _)| asked) {
+            self.recount = None;
+        }
         if id.is_some() && id == self.settings_request {
             self.settings_request = None;
             self.touched(Change::Settings);
@@ -800,12 +845,11 @@ impl State {
         if loaded {
             return Vec::new();
         }
-        let me = self.me.as_ref().map(|me| me.id);
         let unread_from = self
             .chats
             .iter()
             .find(|chat| chat.id == chat_id && chat.unread > 0)
-            .and_then(|chat| me.map(|me| chat.read_by(me).unwrap_or(MessageId(0))));
+            .map(|chat| chat.read_through.unwrap_or(MessageId(0)));
         let Some(read) = unread_from else {
             let conversation = self.conversation(chat_id);
             conversation.has_newer = false;
@@ -1240,13 +1284,14 @@ impl State {
         let Some(chat) = self.chats.iter_mut().find(|chat| chat.id == chat_id) else {
             return self.effects(Vec::new());
         };
-        if Some(seen) <= chat.read_by(me) {
+        if Some(seen) <= chat.read_through {
             return self.effects(Vec::new());
         }
         let Some(member) = chat.members.iter_mut().find(|m| m.user.id == me) else {
             return self.effects(Vec::new());
         };
         member.read = Some(seen);
+        chat.read_through = Some(seen);
         if all_read {
             chat.unread = 0;
         }
@@ -1267,13 +1312,20 @@ impl State {
         new
     }
 
-    /// Asks the server's count again while chats beyond those loaded may hold unread messages.
+    /// Asks the server's count of the chats beyond those loaded again, while there are any.
     fn recount_elsewhere(&mut self) -> Option<Request> {
-        if self.more_chats {
-            return Some(self.request(ClientEvent::UnreadCount));
+        if !self.more_chats {
+            self.set_unread_elsewhere(0);
+            return None;
         }
-        self.set_unread_elsewhere(0);
-        None
+        if let Some((_, again)) = &mut self.recount {
+            *again = true;
+            return None;
+        }
+        let before = self.chats.last().map(Chat::position);
+        let request = self.request(ClientEvent::UnreadCount { before });
+        self.recount = Some((request.id, false));
+        Some(request)
     }
 
     /// The count of chats beyond those loaded changes by an event about one of them.
@@ -1356,10 +1408,7 @@ impl State {
 
     fn upsert_chat(&mut self, mut chat: Chat) {
         let id = chat.id;
-        let joined = self
-            .me
-            .as_ref()
-            .is_some_and(|me| chat.role_of(me.id).is_some());
+        let size = room_size(&chat, self.me.as_ref());
         match self.chats.iter_mut().find(|known| known.id == id) {
             Some(known) => {
                 chat.seq = chat.seq.max(known.seq);
@@ -1378,13 +1427,25 @@ impl State {
                 self.touched(Change::ChatList);
             }
         }
-        self.set_room_joined(id, joined);
+        self.follow_room(id, size);
         self.sort_chats();
+    }
+
+    /// Keeps `message`, just arrived from someone else, to be read out if its chat is open.
+    fn hear(&mut self, message: &Message) {
+        if self.selected != Some(message.chat_id) {
+            return;
+        }
+        let text = match message.system {
+            Some(_) => message.body.clone(),
+            None => format!("{}: {}", self.username(message.sender_id), message.body),
+        };
+        self.heard = Some((message.chat_id, message.id, text));
+        self.touched(Change::Heard);
     }
 
     /// Keeps `message` as news for a notification; only the newest few wait.
     fn tell_news(&mut self, message: &Message) {
-        const NEWS_KEPT: usize = 5;
         let me = self.me.as_ref().map(|me| me.id);
         let Some(chat) = self.chats.iter().find(|chat| chat.id == message.chat_id) else {
             return;
@@ -1455,31 +1516,47 @@ impl State {
                 }
             }
         }
+        let size = room_size(chat, self.me.as_ref());
         self.touched(Change::Chat(chat_id));
-        if let GroupChange::Removed { user, .. } = change {
-            if self.me.as_ref().is_some_and(|me| me.id == user.id) {
-                self.set_room_joined(chat_id, false);
-            }
-        }
-        // A ban shows in the list of bans, if it is open.
-        if let GroupChange::Removed { user, banned: true } = change {
-            if let Some(bans) = self.bans.get_mut(&chat_id) {
-                if bans.iter().all(|banned| banned.id != user.id) {
+        self.follow_room(chat_id, size);
+        // The list of bans, if it is open, follows: a ban adds to it, and adding someone lifts
+        // theirs.
+        match change {
+            GroupChange::Removed { user, banned } => {
+                let bans = self.bans.get_mut(&chat_id);
+                if let Some(bans) = bans.filter(|bans| *banned && !bans.contains(user)) {
                     bans.push(user.clone());
                     self.touched(Change::Bans);
                 }
             }
+            GroupChange::Added { users } => {
+                let bans = self.bans.get_mut(&chat_id);
+                if let Some(bans) = bans.filter(|bans| bans.iter().any(|b| users.contains(b))) {
+                    bans.retain(|banned| !users.contains(banned));
+                    self.touched(Change::Bans);
+                }
+            }
+            _ => {}
         }
     }
 
-    /// The room directory's row of a group I joined or left says so.
-    fn set_room_joined(&mut self, chat_id: ChatId, joined: bool) {
-        let found = self.rooms.found.iter_mut();
-        if let Some(room) = found
-            .filter(|room| room.chat_id == chat_id)
-            .find(|room| room.joined != joined)
-        {
+    /// The room directory's row of `chat_id`, if it was found, follows the group: whether I am in
+    /// it, and its size (`Some` while I am in it and see its members; else the row's count, with
+    /// me counted out if I just left).
+    fn follow_room(&mut self, chat_id: ChatId, size: Option<u32>) {
+        let found = &mut self.rooms.found;
+        let Some(room) = found.iter_mut().find(|room| room.chat_id == chat_id) else {
+            return;
+        };
+        let joined = size.is_some();
+        let count = size.unwrap_or(if room.joined {
+            room.member_count.saturating_sub(1)
+        } else {
+            room.member_count
+        });
+        if (room.joined, room.member_count) != (joined, count) {
             room.joined = joined;
+            room.member_count = count;
             self.touched(Change::Rooms);
         }
     }
@@ -1487,7 +1564,7 @@ impl State {
     /// Drops a chat the user is no longer in, and its conversation; true if it was loaded.
     fn forget_chat(&mut self, chat_id: ChatId) -> bool {
         let loaded = self.chats.iter().any(|chat| chat.id == chat_id);
-        self.set_room_joined(chat_id, false);
+        self.follow_room(chat_id, None);
         self.chats.retain(|chat| chat.id != chat_id);
         self.conversations.remove(&chat_id);
         if self.selected == Some(chat_id) {
@@ -1644,6 +1721,12 @@ pub fn seen_by<'a>(chat: &'a Chat, messages: &[Message], me: UserId) -> Vec<&'a 
         .collect()
 }
 
+/// A group's size as its row in the room directory shows it, if `me` is in it.
+fn room_size(chat: &Chat, me: Option<&User>) -> Option<u32> {
+    let member = me.is_some_and(|me| chat.role_of(me.id).is_some());
+    member.then(|| u32::try_from(chat.members.len()).unwrap_or(u32::MAX))
+}
+
 /// The unread messages of these chats, muted ones left out: for the page's title.
 pub fn unread_total(chats: &[Chat]) -> u32 {
     chats
@@ -1706,6 +1789,7 @@ mod tests {
             seq: 0,
             unread: 0,
             muted: false,
+            read_through: None,
         }
     }
 
@@ -2066,15 +2150,19 @@ mod tests {
             *more_chats = true;
         }
         let asked = store.apply(ready).requests;
-        assert_eq!(asked[0].event, ClientEvent::UnreadCount);
+        let beyond_loaded = ClientEvent::UnreadCount {
+            before: Some(chat(1).position()),
+        };
+        assert_eq!(asked[0].event, beyond_loaded);
         store.apply(ServerEvent::Reply {
             id: asked[0].id,
             result: Reply::Unread {
-                chats: 3,
-                messages: 9,
+                chats: 2,
+                messages: 7,
             },
         });
         assert_eq!(store.unread_elsewhere, 7);
+        assert_eq!(unread_total(&store.chats) + store.unread_elsewhere, 9);
 
         let beyond = |id: i64, muted: bool| Chat {
             unread: 4,
@@ -2105,15 +2193,35 @@ mod tests {
             .requests;
         assert_eq!(store.news.len(), 1);
         assert_eq!(store.news[0].chat_id, ChatId(7));
-        assert_eq!(recount[0].event, ClientEvent::UnreadCount);
+        assert_eq!(recount[0].event, beyond_loaded, "chat 7 came before chat 1");
+        // Events about chats beyond the loaded ones ask again, one count at a time.
+        let muted_elsewhere = |pos, chat_id| ServerEvent::ChatMuted {
+            pos,
+            seq: 1,
+            chat_id: ChatId(chat_id),
+            muted: true,
+        };
+        assert!(store.apply(muted_elsewhere(60, 30)).requests.is_empty());
+        assert!(store.apply(muted_elsewhere(61, 31)).requests.is_empty());
+        let again = store
+            .apply(ServerEvent::Reply {
+                id: recount[0].id,
+                result: Reply::Unread {
+                    chats: 1,
+                    messages: 4,
+                },
+            })
+            .requests;
+        assert_eq!(store.unread_elsewhere, 4, "chat 7 is loaded now");
+        assert_eq!(again.len(), 1, "asked once more for both");
         store.apply(ServerEvent::Reply {
-            id: recount[0].id,
+            id: again[0].id,
             result: Reply::Unread {
-                chats: 3,
-                messages: 10,
+                chats: 1,
+                messages: 3,
             },
         });
-        assert_eq!(store.unread_elsewhere, 4, "chat 7 is loaded now");
+        assert_eq!(store.unread_elsewhere, 3);
 
         store.take_news();
         let fetch = sent(&mut store, 8, 51).requests;
@@ -2126,6 +2234,33 @@ mod tests {
         });
         assert!(store.news.is_empty(), "a muted chat raises no notification");
         assert_eq!(store.unread_elsewhere, 0, "every chat is loaded");
+    }
+
+    #[test]
+    fn a_message_from_someone_else_arriving_in_the_open_chat_is_read_out() {
+        let mut store = State::default();
+        store.apply(ready(5));
+        store.select(ChatId(1));
+        store.apply(ServerEvent::MessageNew {
+            pos: 6,
+            seq: 1,
+            message: message(10, 2, "b"),
+        });
+        let heard = Some((ChatId(1), MessageId(10), "bob: body 10".to_string()));
+        assert_eq!(store.heard, heard);
+        store.apply(ServerEvent::MessageNew {
+            pos: 7,
+            seq: 2,
+            message: message(11, 1, "a"),
+        });
+        assert_eq!(store.heard, heard, "not my own");
+        store.deselect();
+        store.apply(ServerEvent::MessageNew {
+            pos: 8,
+            seq: 3,
+            message: message(12, 2, "b2"),
+        });
+        assert_eq!(store.heard, heard, "not in a chat that is not open");
     }
 
     #[test]
@@ -2177,7 +2312,7 @@ mod tests {
     fn a_chat_with_unread_messages_opens_at_the_first_and_new_ones_wait_beyond_it() {
         let mut store = State::default();
         let mut chat = group();
-        chat.members[0].read = Some(MessageId(20));
+        chat.read_through = Some(MessageId(20));
         chat.unread = 30;
         store.apply(ready_with(5, vec![chat]));
         let asked: Vec<ClientEvent> = store

@@ -1,8 +1,11 @@
 -- Whether a member's read position is one they marked with `chat:read`. A newcomer starts with what
--- came before their arrival counted as read, so that it is not unread for them; that position is
--- not theirs to show to others as "Seen". Positions already moved past the arrival were marked.
+-- came before their arrival counted as read, so that none of it is unread for them; that position
+-- is not theirs to show to others as "Seen". A position is marked if its member sent a read during
+-- their current membership period (a `chat_read@1` event after their `joined_seq`).
 ALTER TABLE chat_members ADD COLUMN read_marked INTEGER NOT NULL DEFAULT 0 CHECK (read_marked IN (0, 1));
 UPDATE chat_members SET read_marked = 1
-WHERE read_through > coalesce(
-    (SELECT max(msg.id) FROM messages msg
-     WHERE msg.chat_id = chat_members.chat_id AND msg.seq <= chat_members.joined_seq), 0);
+    FROM (SELECT chat_id, json_extract(fact, '$.user_id') AS user_id, max(seq) AS seq FROM events
+          WHERE chat_id IS NOT NULL AND json_extract(fact, '$.fact') = 'chat_read@1'
+          GROUP BY chat_id, json_extract(fact, '$.user_id')) AS reads
+    WHERE reads.chat_id = chat_members.chat_id AND reads.user_id = chat_members.user_id
+      AND reads.seq > chat_members.joined_seq;

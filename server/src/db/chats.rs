@@ -29,6 +29,7 @@ pub(super) struct ChatRow {
     last_seq: i64,
     unread: i64,
     muted: i64,
+    read_through: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -121,7 +122,7 @@ pub(super) fn chats_seen_by(reader: &str) -> String {
            (SELECT count(*) FROM messages msg
             WHERE msg.chat_id = c.id AND msg.id > r.read_through AND msg.sender_id <> r.user_id
               AND msg.system IS NULL AND msg.deleted_at IS NULL) AS unread,
-           coalesce(r.muted, 0) AS muted
+           coalesce(r.muted, 0) AS muted, r.read_through
          FROM chats c
          LEFT JOIN chat_members r ON r.chat_id = c.id AND r.user_id = {reader} AND r.left_seq IS NULL"
     )
@@ -215,6 +216,7 @@ pub(super) async fn load_chats(conn: &mut AnyConnection, rows: Vec<ChatRow>) -> 
                 seq: row.last_seq,
                 unread: u32::try_from(row.unread).unwrap_or(u32::MAX),
                 muted: row.muted != 0,
+                read_through: row.read_through.filter(|id| *id > 0).map(MessageId),
             })
         })
         .collect()
@@ -286,9 +288,11 @@ pub(super) async fn tell_joined(
     joined: &[UserId],
     chat: &Chat,
 ) -> Result<()> {
+    // What came before their arrival is read for them (`insert_member`).
     let shown = Chat {
         unread: 0,
         muted: false,
+        read_through: chat.last_message.as_ref().map(|message| message.id),
         ..chat.clone()
     };
     for user in joined {
@@ -416,6 +420,7 @@ impl Db {
             seq: 0,
             unread: 0,
             muted: false,
+            read_through: None,
         };
         for member in &chat.members {
             insert_member(&mut tx, id, member.user.id, Role::Member, 0, now).await?;

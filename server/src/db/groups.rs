@@ -236,8 +236,12 @@ async fn erase(tx: &mut Transaction<'_, Any>, chat: ChatId, seq: Seq, now: i64) 
     .fetch_all(&mut **tx)
     .await?;
     for (id, system) in lines {
-        let change: GroupChange = serde_json::from_str(&system)
-            .map_err(|error| Error::Internal(format!("system line {id} unreadable: {error}")))?;
+        // A line that does not read as a change is left as it is, rather than keep the group
+        // from being deleted.
+        let Ok(change) = serde_json::from_str::<GroupChange>(&system) else {
+            tracing::warn!(message = id, "an unreadable system line kept as it is");
+            continue;
+        };
         let untitled = match change {
             GroupChange::Created { .. } => GroupChange::Created {
                 title: String::new(),

@@ -203,31 +203,37 @@ async fn refuse<T>(tx: sqlx::Transaction<'_, sqlx::Any>, error: impl Into<Error>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::model::{ChatId, ChatKind, GroupTitle, MessageBody, Nonce, UserId};
+    use app::model::{ChatId, ChatKind, GroupTitle, MessageBody, MessageId, Nonce, UserId};
 
-    /// A database made by the release before the event log keeps its chats and history.
-    #[tokio::test]
-    async fn upgrading_to_the_event_log_keeps_chats_and_history() {
-        let dir = tempfile::tempdir().unwrap();
-        let before = dir.path().join("before-the-log");
-        std::fs::create_dir(&before).unwrap();
-        for file in [
-            "0001_initial.sql",
-            "0002_known_devices.sql",
-            "0003_chat_activity.sql",
-        ] {
-            let from = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite/");
-            std::fs::copy(format!("{from}{file}"), before.join(file)).unwrap();
+    /// A SQLite database at `dir` made by the release whose newest migration is `last`, open on
+    /// one connection; and its URL.
+    async fn made_by_release_up_to(dir: &std::path::Path, last: &str) -> (AnyPool, String) {
+        let release = dir.join("release");
+        std::fs::create_dir(&release).unwrap();
+        let from = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite");
+        for entry in std::fs::read_dir(from).unwrap() {
+            let name = entry.unwrap().file_name();
+            if name.to_str().unwrap() <= last {
+                std::fs::copy(std::path::Path::new(from).join(&name), release.join(&name)).unwrap();
+            }
         }
-        let url = format!("sqlite://{}/natter.db", dir.path().display());
+        let url = format!("sqlite://{}/natter.db", dir.display());
         sqlx::any::install_default_drivers();
         let old = sqlite_pool(&url, "rwc", 1).await.unwrap();
-        sqlx::migrate::Migrator::new(before.as_path())
+        sqlx::migrate::Migrator::new(release.as_path())
             .await
             .unwrap()
             .run(&old)
             .await
             .unwrap();
+        (old, url)
+    }
+
+    /// A database made by the release before the event log keeps its chats and history.
+    #[tokio::test]
+    async fn upgrading_to_the_event_log_keeps_chats_and_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let (old, url) = made_by_release_up_to(dir.path(), "0003_chat_activity.sql").await;
         old.execute(
             "INSERT INTO users (id, username, password_hash, created_at, last_seq)
                  VALUES (1, 'ann', 'h', 0, 2), (2, 'bob', 'h', 0, 2);
@@ -281,6 +287,44 @@ mod tests {
             history.len(),
             2,
             "the message from before the log, and the new one"
+        );
+    }
+
+    /// Read positions from before `read_marked` count as marked only where their member sent a
+    /// read in their current membership period: a newcomer's starting position stays unmarked.
+    #[tokio::test]
+    async fn upgrading_marks_only_the_read_positions_someone_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let (old, url) = made_by_release_up_to(dir.path(), "0009_reads.sql").await;
+        old.execute(
+            r#"INSERT INTO users (id, username, password_hash, created_at)
+                 VALUES (1, 'ann', 'h', 0), (2, 'bob', 'h', 0), (3, 'cat', 'h', 0);
+             INSERT INTO chats (id, kind, created_at, active_at, last_seq, title)
+                 VALUES (1, 'group', 0, 2, 4, 'Team');
+             INSERT INTO messages (id, chat_id, sender_id, nonce, body, sent_at, seq, system) VALUES
+                 (1, 1, 1, 'system 1 1', 'ann created the group', 0, 1, '{"change":"created","title":"Team"}'),
+                 (2, 1, 1, 'n2', 'hello', 1, 2, NULL),
+                 (3, 1, 1, 'system 1 4', 'ann added cat', 2, 4, '{"change":"added","users":[{"id":3,"username":"cat"}]}');
+             UPDATE chats SET last_message_id = 3;
+             INSERT INTO chat_members (chat_id, user_id, joined_at, joined_seq, role, read_through) VALUES
+                 (1, 1, 0, 0, 'owner', 1), (1, 2, 0, 0, 'member', 2), (1, 3, 2, 3, 'member', 3);
+             INSERT INTO events (pos, chat_id, seq, fact, created_at) VALUES
+                 (1, 1, 2, '{"fact":"chat_read@1","user_id":3,"read":1}', 1),
+                 (2, 1, 3, '{"fact":"chat_read@1","user_id":2,"read":2}', 1);"#,
+        )
+        .await
+        .unwrap();
+        old.close().await;
+
+        let db = Db::open(&url).await.unwrap();
+        let (chats, _) = db.chats_page(UserId(1), None, 10).await.unwrap();
+        let group = &chats[0];
+        assert_eq!(group.read_by(UserId(2)), Some(MessageId(2)), "bob read it");
+        assert_eq!(group.read_by(UserId(1)), None, "ann never sent a read");
+        assert_eq!(
+            group.read_by(UserId(3)),
+            None,
+            "cat only arrived; her read was from an earlier period"
         );
     }
 }

@@ -9,7 +9,7 @@ use super::chats::seen_by_reader;
 use super::log::{next_chat_seq, next_user_seq, Append, Fact, Logged, Stream};
 use super::{refuse, Db};
 use crate::error::{Error, Result};
-use app::model::{ChatId, MessageId, Seq, UserId};
+use app::model::{ChatId, ChatPosition, MessageId, Seq, UserId};
 use app::protocol::{Refusal, ServerEvent};
 use sqlx::{Any, Transaction};
 
@@ -160,8 +160,17 @@ impl Db {
         Ok(logged)
     }
 
-    /// How many of `user`'s chats (muted ones left out) have unread messages, and how many.
-    pub async fn unread_totals(&self, user: UserId) -> Result<UnreadTotals> {
+    /// How many of `user`'s chats (muted ones left out) have unread messages, and how many; only
+    /// of the chats after `before` in their chat list, when given.
+    pub async fn unread_totals(
+        &self,
+        user: UserId,
+        before: Option<ChatPosition>,
+    ) -> Result<UnreadTotals> {
+        let before = before.unwrap_or(ChatPosition {
+            active_at: i64::MAX,
+            chat_id: ChatId(i64::MAX),
+        });
         let (chats, messages) = sqlx::query_as::<_, (i64, i64)>(
             "SELECT count(*), CAST(coalesce(sum(n), 0) AS BIGINT) FROM (
                SELECT (SELECT count(*) FROM messages msg
@@ -171,9 +180,12 @@ impl Db {
                FROM chat_members m JOIN chats c ON c.id = m.chat_id
                WHERE m.user_id = $1 AND m.left_seq IS NULL AND m.muted = 0
                  AND c.deleted_at IS NULL
+                 AND (c.active_at < $2 OR (c.active_at = $2 AND c.id < $3))
              ) counted WHERE n > 0",
         )
         .bind(user.0)
+        .bind(before.active_at)
+        .bind(before.chat_id.0)
         .fetch_one(&self.read)
         .await?;
         let clamp = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);

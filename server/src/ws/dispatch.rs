@@ -306,8 +306,8 @@ async fn execute(
         ClientEvent::ChatMute { chat_id, muted } => {
             (Reply::Ok, db.set_muted(user.id, chat_id, muted, now).await?)
         }
-        ClientEvent::UnreadCount => {
-            let totals = db.unread_totals(user.id).await?;
+        ClientEvent::UnreadCount { before } => {
+            let totals = db.unread_totals(user.id, before).await?;
             (
                 Reply::Unread {
                     chats: totals.chats,

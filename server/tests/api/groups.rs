@@ -699,6 +699,9 @@ async fn deleting_a_group_erases_it_for_everyone() {
         event,
         ServerEvent::MessageNew { message, .. } if message.system.is_some()
     )));
+    assert!(events
+        .iter()
+        .any(|event| matches!(event, ServerEvent::Receipt { .. })));
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 
 use crate::chat::{open, send};
 use crate::harness::{pair, spawn_app, Client, Pair};
-use app::model::{Chat, ChatId, MessageId, UserId};
+use app::model::{Chat, ChatId, ChatPosition, MessageId, UserId};
 use app::protocol::{ClientEvent, Refusal, Reply, ServerEvent};
 use app::ui::state::State;
 use rand::{rngs::StdRng, Rng, SeedableRng};
@@ -28,8 +28,8 @@ async fn get(client: &mut Client, chat: ChatId) -> Chat {
     }
 }
 
-async fn totals(client: &mut Client) -> (u32, u32) {
-    match client.request(ClientEvent::UnreadCount).await {
+async fn totals(client: &mut Client, before: Option<ChatPosition>) -> (u32, u32) {
+    match client.request(ClientEvent::UnreadCount { before }).await {
         Ok(Reply::Unread { chats, messages }) => (chats, messages),
         other => panic!("expected unread, got {other:?}"),
     }
@@ -74,7 +74,7 @@ async fn a_read_is_seen_by_the_others_and_clears_the_count_on_every_device() {
         0,
         "my own messages are read"
     );
-    assert_eq!(totals(&mut b).await, (1, 3));
+    assert_eq!(totals(&mut b, None).await, (1, 3));
 
     assert_eq!(read(&mut b, chat.id, sent[1].id).await, (sent[1].id, 1));
     assert_eq!(receipt(&mut other_tab).await, (bob.user.id, sent[1].id, 1));
@@ -100,7 +100,7 @@ async fn a_read_is_seen_by_the_others_and_clears_the_count_on_every_device() {
         .await;
     assert!(matches!(muted, ServerEvent::ChatMuted { muted: true, .. }));
     assert!(get(&mut b, chat.id).await.muted);
-    assert_eq!(totals(&mut b).await, (0, 0));
+    assert_eq!(totals(&mut b, None).await, (0, 0));
     a.request(ClientEvent::MessageDelete {
         message_id: sent[2].id,
     })
@@ -130,6 +130,24 @@ async fn a_read_is_seen_by_the_others_and_clears_the_count_on_every_device() {
         }),
         "a message of another chat"
     );
+}
+
+#[tokio::test]
+async fn the_unread_count_can_leave_out_the_chats_already_loaded() {
+    let Pair { app, alice, bob } = pair().await;
+    let carol = app.register("carol").await;
+    let (mut a, _) = app.connect(&alice).await;
+    let (mut b, _) = app.connect(&bob).await;
+    let (mut c, _) = app.connect(&carol).await;
+    let older = open(&mut a, bob.user.id).await;
+    send(&mut a, older.id, "a-1", "one").await.unwrap();
+    send(&mut a, older.id, "a-2", "two").await.unwrap();
+    let newer = open(&mut c, bob.user.id).await;
+    send(&mut c, newer.id, "c-1", "three").await.unwrap();
+    assert_eq!(totals(&mut b, None).await, (2, 3));
+    // Bob has loaded the newest chat only: what lies beyond it is the older one.
+    let loaded = get(&mut b, newer.id).await.position();
+    assert_eq!(totals(&mut b, Some(loaded)).await, (1, 2));
 }
 
 #[tokio::test]
@@ -165,7 +183,13 @@ async fn a_newcomer_is_not_shown_as_having_seen_what_came_before_them() {
     // Counted as read for her, so it is not unread; but not a read of hers that anyone sees.
     assert_eq!(get(&mut c, chat.id).await.unread, 0);
     assert_eq!(get(&mut a, chat.id).await.read_by(carol.user.id), None);
-    assert_eq!(get(&mut c, chat.id).await.read_by(carol.user.id), None);
+    let hers = get(&mut c, chat.id).await;
+    assert_eq!(hers.read_by(carol.user.id), None);
+    assert_eq!(
+        hers.read_through,
+        Some(arrival.id),
+        "her own position, for her"
+    );
     assert!(before.id < arrival.id);
 
     let after = send(&mut a, chat.id, "a-2", "welcome").await.unwrap();
