@@ -119,8 +119,8 @@ fn StatusPicker() -> impl IntoView {
     let store = client.store;
     let mode = RwSignal::new(PresenceMode::Online);
     let text = RwSignal::new(String::new());
-    // Text being written is not overwritten by what the server says meanwhile; text left
-    // unsent is, once the field is left.
+    // Text being written is not overwritten by what the server says meanwhile. Once the field is
+    // left unsent, the next status the server sends (another device's) replaces it.
     let writing = RwSignal::new(false);
     // What the server holds (from `ready`, or another device) fills the form.
     Effect::new(move || {
@@ -484,7 +484,7 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
     });
     // Opened at its first unread message, the chat shows that; else its end.
     let has_newer = move || conversation.has_newer().try_get().unwrap_or(false);
-    // The first that counts as unread: from someone else, and no system line.
+    // The first that counts as unread: from someone else, not deleted, and no system line.
     let first_unread = Memo::new(move |_| {
         let read = conversation.read_when_opened().try_get().flatten()?;
         let me = me.get();
@@ -493,7 +493,10 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
             .try_with(|messages| {
                 messages
                     .iter()
-                    .find(|m| m.id > read && m.system.is_none() && Some(m.sender_id) != me)
+                    .find(|m| {
+                        let counted = m.system.is_none() && m.deleted_at.is_none();
+                        m.id > read && counted && Some(m.sender_id) != me
+                    })
                     .map(|message| message.id)
             })
             .flatten()
@@ -564,12 +567,11 @@ fn Conversation(chat_id: ChatId) -> impl IntoView {
                 <button type="button" class="back" aria-label="Back to the lists"
                     on:click=back>"←"</button>
                 <h2 tabindex="-1" node_ref=heading><bdi>{title}</bdi></h2>
-                // Always there, its words changing, so screen readers tell each change.
-                <p class="connection-inline" role="status">
-                    {move || {
-                        let state = client.connection.get();
-                        (state != Connection::Connected).then(|| state.label())
-                    }}
+                // Always there, its words changing, so screen readers tell each change; seen only
+                // while not connected.
+                <p class="connection-inline" role="status"
+                    class:visually-hidden=move || client.connection.get() == Connection::Connected>
+                    {move || client.connection.get().label()}
                 </p>
                 <Show when=is_group>
                     <GroupSettings chat_id/>

@@ -124,7 +124,8 @@ pub fn RoomDirectory() -> impl IntoView {
 #[component]
 fn RoomRow(#[prop(into)] room: Field<Room>) -> impl IntoView {
     let client = expect_context::<ChatClient>();
-    let (id, title) = room.with_untracked(|room| (room.chat_id, room.title.clone()));
+    let id = room.with_untracked(|room| room.chat_id);
+    let title = move || room.try_with(|room| room.title.clone()).unwrap_or_default();
     let size = move || match room.try_with(|room| room.member_count).unwrap_or(0) {
         1 => "1 member".to_string(),
         count => format!("{count} members"),
@@ -132,18 +133,15 @@ fn RoomRow(#[prop(into)] room: Field<Room>) -> impl IntoView {
     let joined = move || room.try_with(|room| room.joined).unwrap_or(false);
     view! {
         <li class="person">
-            <bdi class="name">{title.clone()}</bdi>
+            <bdi class="name">{title}</bdi>
             <span class="detail">{size}</span>
             <span class="actions">
                 <Show when=joined
-                    fallback=move || {
-                        let title = title.clone();
-                        view! {
-                            <button type="button"
-                                on:click=move |_| { client.update(|s| s.join_room(id)); }>
-                                "Join"<span class="visually-hidden">" "{title}</span>
-                            </button>
-                        }
+                    fallback=move || view! {
+                        <button type="button"
+                            on:click=move |_| { client.update(|s| s.join_room(id)); }>
+                            "Join"<span class="visually-hidden">" "{title}</span>
+                        </button>
                     }>
                     <span class="detail">"joined"</span>
                 </Show>

@@ -6,9 +6,9 @@
 //! state in a `reactive_stores::Store` and wakes only the views of what changed (`reactivity::wake`).
 
 use crate::model::{
-    Chat, ChatId, ChatKind, Contact, DirectoryEntry, GroupChange, GroupTitle, Member, Message,
-    MessageBody, MessageId, MessagePreview, MessageVersion, MyStatus, Person, Pos, PresenceMode,
-    Relation, Role, Room, Seq, Settings, Timestamp, User, UserId,
+    Chat, ChatId, ChatKind, ChatPosition, Contact, DirectoryEntry, GroupChange, GroupTitle, Member,
+    Message, MessageBody, MessageId, MessagePreview, MessageVersion, MyStatus, Person, Pos,
+    PresenceMode, Relation, Role, Room, Seq, Settings, Timestamp, User, UserId,
 };
 use crate::protocol::{ApiError, ClientEvent, ErrorCode, Reply, Request, RequestId, ServerEvent};
 use reactive_stores::Store;
@@ -66,6 +66,16 @@ pub struct News {
 enum Page {
     Older,
     Newer,
+}
+
+/// An `unread:count` asked for the chats beyond those loaded.
+#[derive(Clone, Copy, Debug)]
+struct Recount {
+    request: RequestId,
+    /// The last chat loaded when it was asked.
+    before: Option<ChatPosition>,
+    /// Something changed beyond the loaded chats since: ask again once it is answered.
+    again: bool,
 }
 
 /// How many new messages wait to be told as news at most: only the newest few are worth it.
@@ -254,10 +264,11 @@ pub struct State {
     /// New messages in chats not loaded yet: told as news once their chat arrives, unless muted.
     #[store(skip)]
     news_waiting: Vec<Message>,
-    /// The `unread:count` in flight, and whether to ask again when it is answered (something
-    /// changed beyond the loaded chats meanwhile): one at a time, however many events call for it.
+    /// The `unread:count` in flight, the chat it counted beyond, and whether to ask again when it
+    /// is answered (something changed beyond the loaded chats meanwhile): one at a time, however
+    /// many events call for it.
     #[store(skip)]
-    recount: Option<(RequestId, bool)>,
+    recount: Option<Recount>,
     /// What the change under way touched.
     #[store(skip)]
     changed: BTreeSet<Change>,
@@ -419,7 +430,11 @@ impl State {
                             self.forget_chat(chat_id);
                             return requests;
                         }
-                        hear = fresh && !mine && message.deleted_at.is_none();
+                        // Not what a sync replays: that was said while this page was away.
+                        hear = fresh
+                            && !mine
+                            && self.syncing.is_none()
+                            && message.deleted_at.is_none();
                         // Someone else's new message is one more unread, until a receipt says
                         // otherwise, and news unless the chat is muted.
                         if fresh && !mine && message.system.is_none() {
@@ -628,14 +643,17 @@ impl State {
             // The receipt that follows a read carries its count.
             Reply::Ok | Reply::Read { .. } => {}
             Reply::Unread { messages, .. } => {
-                if let Some((asked, again)) = self.recount {
-                    if asked == id {
-                        self.recount = None;
-                        self.set_unread_elsewhere(if self.more_chats { messages } else { 0 });
-                        if again {
-                            return self.recount_elsewhere().into_iter().collect();
-                        }
-                    }
+                let Some(recount) = self.recount.filter(|recount| recount.request == id) else {
+                    return Vec::new();
+                };
+                self.recount = None;
+                // Counted beyond a chat no longer the last loaded: it counts loaded ones too.
+                let current = recount.before == self.chats.last().map(Chat::position);
+                if current {
+                    self.set_unread_elsewhere(if self.more_chats { messages } else { 0 });
+                }
+                if recount.again || !current {
+                    return self.recount_elsewhere().into_iter().collect();
                 }
             }
             Reply::Rooms { rooms, has_more } => {
@@ -749,8 +767,13 @@ impl State {
         if id.is_some() && id == self.search_request {
             self.search_request = None;
         }
-        if id.is_some() && id == self.recount.map(|(asked, _)| asked) {
+        // A count asked in the background tells no one it failed; the next change asks again.
+        if let Some(recount) = self.recount.filter(|recount| Some(recount.request) == id) {
             self.recount = None;
+            if !recount.again {
+                return Vec::new();
+            }
+            return self.recount_elsewhere().into_iter().collect();
         }
         if id.is_some() && id == self.settings_request {
             self.settings_request = None;
@@ -822,6 +845,7 @@ impl State {
             self.selected = Some(chat_id);
             self.touched(Change::Selected);
             self.clear_notice();
+            self.forget_heard();
         }
         self.conversation(chat_id);
         self.load_history_if_missing(chat_id)
@@ -1140,6 +1164,7 @@ impl State {
         self.selected = None;
         self.touched(Change::Selected);
         self.clear_notice();
+        self.forget_heard();
         self.effects(Vec::new())
     }
 
@@ -1318,13 +1343,17 @@ impl State {
             self.set_unread_elsewhere(0);
             return None;
         }
-        if let Some((_, again)) = &mut self.recount {
-            *again = true;
+        if let Some(recount) = &mut self.recount {
+            recount.again = true;
             return None;
         }
         let before = self.chats.last().map(Chat::position);
         let request = self.request(ClientEvent::UnreadCount { before });
-        self.recount = Some((request.id, false));
+        self.recount = Some(Recount {
+            request: request.id,
+            before,
+            again: false,
+        });
         Some(request)
     }
 
@@ -1408,10 +1437,17 @@ impl State {
 
     fn upsert_chat(&mut self, mut chat: Chat) {
         let id = chat.id;
-        let size = room_size(&chat, self.me.as_ref());
         match self.chats.iter_mut().find(|known| known.id == id) {
+            // A page read before events already applied here would undo them (a read, a member
+            // come or gone): the chat as held stays, but for a newer preview below.
+            Some(known) if known.seq > chat.seq => {
+                if chat.position() > known.position() {
+                    known.active_at = chat.active_at;
+                    known.last_message = chat.last_message.take();
+                    self.touched(Change::Chat(id));
+                }
+            }
             Some(known) => {
-                chat.seq = chat.seq.max(known.seq);
                 // Keep whichever preview is newer: a page may be older than a push already applied.
                 if known.position() > chat.position() {
                     chat.active_at = known.active_at;
@@ -1427,8 +1463,17 @@ impl State {
                 self.touched(Change::ChatList);
             }
         }
+        let held = self.chats.iter().find(|chat| chat.id == id);
+        let size = held.and_then(|chat| room_size(chat, self.me.as_ref()));
         self.follow_room(id, size);
         self.sort_chats();
+    }
+
+    /// What was read out belongs to the chat that was open; a chat opened anew starts silent.
+    fn forget_heard(&mut self) {
+        if self.heard.take().is_some() {
+            self.touched(Change::Heard);
+        }
     }
 
     /// Keeps `message`, just arrived from someone else, to be read out if its chat is open.
@@ -2237,6 +2282,66 @@ mod tests {
     }
 
     #[test]
+    fn a_count_asked_before_a_page_of_chats_arrived_is_asked_again() {
+        let mut store = State::default();
+        let mut ready = ready_with(5, vec![chat(1)]);
+        if let ServerEvent::Ready { more_chats, .. } = &mut ready {
+            *more_chats = true;
+        }
+        let asked = store.apply(ready).requests;
+        let older = Chat {
+            active_at: 5,
+            ..chat(2)
+        };
+        let page = Reply::Chats {
+            chats: vec![older.clone()],
+            has_more: true,
+        };
+        let meanwhile = store.apply(ServerEvent::Reply {
+            id: 50,
+            result: page,
+        });
+        assert!(meanwhile.requests.is_empty(), "one count at a time");
+        let answered = store.apply(ServerEvent::Reply {
+            id: asked[0].id,
+            result: Reply::Unread {
+                chats: 1,
+                messages: 6,
+            },
+        });
+        assert_eq!(store.unread_elsewhere, 0, "it counted chat 2, loaded since");
+        let again = ClientEvent::UnreadCount {
+            before: Some(older.position()),
+        };
+        assert_eq!(answered.requests[0].event, again);
+    }
+
+    #[test]
+    fn a_page_of_chats_older_than_what_was_applied_undoes_nothing() {
+        let mut store = State::default();
+        let mut held = chat(1);
+        held.unread = 2;
+        store.apply(ready_with(5, vec![held.clone()]));
+        store.apply(ServerEvent::Receipt {
+            pos: 6,
+            seq: 1,
+            chat_id: ChatId(1),
+            user_id: UserId(1),
+            read: MessageId(9),
+            unread: 0,
+        });
+        store.apply(ServerEvent::Reply {
+            id: 50,
+            result: Reply::Chats {
+                chats: vec![held],
+                has_more: false,
+            },
+        });
+        assert_eq!(store.chats[0].unread, 0);
+        assert_eq!(store.chats[0].read_through, Some(MessageId(9)));
+    }
+
+    #[test]
     fn a_message_from_someone_else_arriving_in_the_open_chat_is_read_out() {
         let mut store = State::default();
         store.apply(ready(5));
@@ -2260,7 +2365,17 @@ mod tests {
             seq: 3,
             message: message(12, 2, "b2"),
         });
-        assert_eq!(store.heard, heard, "not in a chat that is not open");
+        assert_eq!(store.heard, None, "nothing, with no chat open");
+        store.select(ChatId(1));
+        assert_eq!(store.heard, None, "a chat opened anew starts silent");
+        // A reconnect: what the sync replays was said while the page was away.
+        store.apply(ready(8));
+        store.apply(ServerEvent::MessageNew {
+            pos: 9,
+            seq: 4,
+            message: message(13, 2, "b3"),
+        });
+        assert_eq!(store.heard, None);
     }
 
     #[test]
