@@ -2185,6 +2185,14 @@ mod tests {
         assert_eq!(store.chats[0].unread, 1);
     }
 
+    /// The answer to `unread:count` request `id`.
+    fn counted(id: RequestId, chats: u32, messages: u32) -> ServerEvent {
+        ServerEvent::Reply {
+            id,
+            result: Reply::Unread { chats, messages },
+        }
+    }
+
     #[test]
     fn chats_beyond_those_loaded_count_in_the_title_and_tell_their_news() {
         let mut store = State::default();
@@ -2199,13 +2207,7 @@ mod tests {
             before: Some(chat(1).position()),
         };
         assert_eq!(asked[0].event, beyond_loaded);
-        store.apply(ServerEvent::Reply {
-            id: asked[0].id,
-            result: Reply::Unread {
-                chats: 2,
-                messages: 7,
-            },
-        });
+        store.apply(counted(asked[0].id, 2, 7));
         assert_eq!(store.unread_elsewhere, 7);
         assert_eq!(unread_total(&store.chats) + store.unread_elsewhere, 9);
 
@@ -2248,24 +2250,10 @@ mod tests {
         };
         assert!(store.apply(muted_elsewhere(60, 30)).requests.is_empty());
         assert!(store.apply(muted_elsewhere(61, 31)).requests.is_empty());
-        let again = store
-            .apply(ServerEvent::Reply {
-                id: recount[0].id,
-                result: Reply::Unread {
-                    chats: 1,
-                    messages: 4,
-                },
-            })
-            .requests;
+        let again = store.apply(counted(recount[0].id, 1, 4)).requests;
         assert_eq!(store.unread_elsewhere, 4, "chat 7 is loaded now");
         assert_eq!(again.len(), 1, "asked once more for both");
-        store.apply(ServerEvent::Reply {
-            id: again[0].id,
-            result: Reply::Unread {
-                chats: 1,
-                messages: 3,
-            },
-        });
+        store.apply(counted(again[0].id, 1, 3));
         assert_eq!(store.unread_elsewhere, 3);
 
         store.take_news();
@@ -2302,13 +2290,7 @@ mod tests {
             result: page,
         });
         assert!(meanwhile.requests.is_empty(), "one count at a time");
-        let answered = store.apply(ServerEvent::Reply {
-            id: asked[0].id,
-            result: Reply::Unread {
-                chats: 1,
-                messages: 6,
-            },
-        });
+        let answered = store.apply(counted(asked[0].id, 1, 6));
         assert_eq!(store.unread_elsewhere, 0, "it counted chat 2, loaded since");
         let again = ClientEvent::UnreadCount {
             before: Some(older.position()),
