@@ -220,6 +220,21 @@ pub enum Refusal {
     SystemLineFixed,
     #[error("Ask for messages before a message or after one, not both.")]
     BeforeAndAfter,
+    #[error("A file has at most {max_bytes} bytes.")]
+    FileTooLarge { max_bytes: u64 },
+    /// What the user has stored in all would pass their quota.
+    #[error("Your files would take more than your {quota_bytes} bytes: delete some first.")]
+    FileQuotaFull { quota_bytes: u64 },
+    /// Decided from the file's bytes, never from its name or the type the client claims.
+    #[error(
+        "Files of that type cannot be shared: images, PDF, text, archives, audio and video can."
+    )]
+    FileTypeNotAllowed,
+    #[error("Send one file, in a multipart form field named \"file\".")]
+    FileMissing,
+    /// No file with this id that the user may see: none, or one only others may (alike).
+    #[error("There is no such file.")]
+    FileNotFound,
 }
 
 impl Refusal {
@@ -282,7 +297,11 @@ impl Refusal {
             | Refusal::GroupTitleControlCharacter
             | Refusal::NothingToChange
             | Refusal::SystemLineFixed
-            | Refusal::BeforeAndAfter => ErrorCode::Invalid,
+            | Refusal::BeforeAndAfter
+            | Refusal::FileTypeNotAllowed
+            | Refusal::FileMissing => ErrorCode::Invalid,
+            Refusal::FileTooLarge { .. } | Refusal::FileQuotaFull { .. } => ErrorCode::TooLarge,
+            Refusal::FileNotFound => ErrorCode::NotFound,
             Refusal::StatusTextTooLong { .. }
             | Refusal::GroupTitleTooLong { .. }
             | Refusal::SearchTooLong { .. } => ErrorCode::TooLarge,

@@ -553,6 +553,54 @@ impl MessagePreview {
     }
 }
 
+/// An uploaded file's id: 32 lower-case hex digits, unguessable, and its object's name in the store.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MediaId(pub String);
+
+impl MediaId {
+    /// The id if `text` has the shape of one, so nothing else reaches the store as a name.
+    pub fn parse(text: &str) -> Option<Self> {
+        let hex = |c: char| c.is_ascii_digit() || ('a'..='f').contains(&c);
+        (text.len() == 32 && text.chars().all(hex)).then(|| Self(text.to_string()))
+    }
+}
+
+impl std::fmt::Display for MediaId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What an uploaded file is, decided from its bytes.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaKind {
+    /// JPEG, PNG, GIF or WebP: shown inline.
+    Image,
+    Audio,
+    Video,
+    /// PDF, plain text, an archive: offered for download.
+    File,
+}
+
+stored_names!(MediaKind { Image => "image", Audio => "audio", Video => "video", File => "file" });
+
+/// An uploaded file, as its uploader (and later the members of chats it is in) see it.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Media {
+    pub id: MediaId,
+    pub kind: MediaKind,
+    /// The type detected from the bytes, as it is served.
+    pub mime: String,
+    pub size: u64,
+    /// The name it was uploaded with, made safe to show: show it as text.
+    pub name: String,
+}
+
 /// Limits every client and the server agree on; the server enforces them.
 pub mod limits {
     pub const USERNAME_MIN_CHARS: usize = 3;
@@ -595,6 +643,10 @@ pub mod limits {
     pub const ROOM_QUERY_MAX_CHARS: usize = 100;
     /// The largest HTTP request body the API reads.
     pub const HTTP_BODY_MAX_BYTES: usize = 16 * 1024;
+    /// Bytes of one uploaded file unless the server is configured otherwise (`--media-file-max-mib`).
+    pub const MEDIA_FILE_MAX_BYTES_DEFAULT: u64 = 10 * 1024 * 1024;
+    /// Characters of a file's name as it is kept for display.
+    pub const MEDIA_NAME_MAX_CHARS: usize = 200;
     /// The largest WebSocket text frame the server reads.
     pub const FRAME_MAX_BYTES: usize = 64 * 1024;
 }

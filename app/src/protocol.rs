@@ -647,6 +647,8 @@ mod tests {
                 serde_json::from_value::<Session>(value.clone()).map(|_| ())
             } else if value.get("password").is_some() {
                 serde_json::from_value::<Credentials>(value.clone()).map(|_| ())
+            } else if value.get("mime").is_some() {
+                serde_json::from_value::<crate::model::Media>(value.clone()).map(|_| ())
             } else if value.get("username").is_some() {
                 serde_json::from_value::<User>(value.clone()).map(|_| ())
             } else {

@@ -1,6 +1,7 @@
 //! Settings from command-line flags or environment variables (`natter --help` lists them).
 
 use crate::client_address::TrustedProxies;
+use crate::media::MediaLocation;
 use axum::http::{uri::Scheme, Uri};
 use clap::Parser;
 use ipnet::IpNet;
@@ -100,12 +101,36 @@ pub struct Config {
     #[arg(long, env = "NATTER_REGISTRATIONS_PER_HOUR", default_value_t = 10)]
     pub registrations_per_hour: u32,
 
+    /// Where uploaded files are kept: file://<directory> [default: file://<data-dir>/media].
+    #[arg(long, env = "NATTER_MEDIA_STORE", value_parser = MediaLocation::parse)]
+    pub media_store: Option<MediaLocation>,
+
+    /// The largest file one upload may be, in MiB.
+    #[arg(long, env = "NATTER_MEDIA_FILE_MAX_MIB", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub media_file_max_mib: u64,
+
+    /// What one person's files may take in all, in MiB.
+    #[arg(long, env = "NATTER_MEDIA_QUOTA_MIB", default_value_t = 1024,
+          value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    pub media_quota_mib: u64,
+
+    /// Seconds a client has to send an upload's body (other requests have --body-timeout-secs).
+    #[arg(long, env = "NATTER_UPLOAD_TIMEOUT_SECS", default_value_t = 300)]
+    pub upload_timeout_secs: u64,
+
     /// Log filter, in RUST_LOG syntax (e.g. "info" or "info,server=debug").
     #[arg(long, env = "NATTER_LOG", default_value = "info")]
     pub log: String,
 }
 
 impl Config {
+    pub fn media_location(&self) -> MediaLocation {
+        self.media_store
+            .clone()
+            .unwrap_or_else(|| MediaLocation::Directory(self.data_dir.join("media")))
+    }
+
     pub fn database_url(&self) -> String {
         self.database_url
             .clone()

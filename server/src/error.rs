@@ -43,6 +43,9 @@ pub enum Error {
     ResyncRequired,
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The media store failed: a full disk, or a bucket out of reach.
+    #[error("media store error: {0}")]
+    Store(#[from] object_store::Error),
     #[error("{0}")]
     Internal(String),
 }
@@ -92,6 +95,11 @@ impl Error {
                 "The database is unavailable; nothing was saved. Try again.".into(),
                 Some(1),
             ),
+            Error::Store(_) => (
+                ErrorCode::Unavailable,
+                "The file store is unavailable; nothing was stored. Try again.".into(),
+                Some(5),
+            ),
             Error::Database(_) | Error::Internal(_) => (
                 ErrorCode::Internal,
                 "Something went wrong on the server.".into(),
@@ -113,6 +121,7 @@ impl Error {
             Error::Database(_) | Error::Internal(_) => {
                 tracing::error!(error = %self, "request failed");
             }
+            Error::Store(_) => tracing::warn!(error = %self, "the media store failed"),
             _ => {}
         }
     }

@@ -11,6 +11,7 @@ pub mod connection_counts;
 pub mod db;
 pub mod error;
 pub mod hub;
+pub mod media;
 pub mod pages;
 pub mod password;
 pub mod presence;

@@ -140,6 +140,21 @@ pub async fn guard_api_writes(
     next.run(request).await
 }
 
+/// Uploads (`POST /api/media`) come from the site's own pages (or none). They are multipart forms,
+/// which a cross-site form can send too, so the origin is what guards them; their size is checked
+/// as they stream.
+pub async fn guard_uploads(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.method() == Method::POST && !origin_allowed(request.headers(), &state) {
+        tracing::warn!(origin = ?request.headers().get(header::ORIGIN), "refused an upload from a foreign origin");
+        return Error::Forbidden("This origin may not call Natter's API.".into()).into_response();
+    }
+    next.run(request).await
+}
+
 /// Adds the security headers to every response, and a nonce the page's scripts carry.
 pub async fn security_headers(
     State(state): State<AppState>,
@@ -153,7 +168,11 @@ pub async fn security_headers(
     let mut response = next.run(request).await;
     let policy = content_security_policy(&nonce, state.settings.live_reload_port);
     let headers = response.headers_mut();
-    if let Ok(policy) = HeaderValue::from_str(&policy) {
+    // A response with a policy of its own (an uploaded file's) keeps it.
+    if let (Ok(policy), false) = (
+        HeaderValue::from_str(&policy),
+        headers.contains_key(header::CONTENT_SECURITY_POLICY),
+    ) {
         headers.insert(header::CONTENT_SECURITY_POLICY, policy);
     }
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
@@ -209,7 +228,13 @@ mod tests {
         let live = LiveState::start(db, Cluster::default(), std::time::Duration::from_secs(15))
             .await
             .unwrap();
-        let state = AppState::new(live, settings, options);
+        let media = crate::media::MediaStore::open(
+            &crate::media::MediaLocation::Directory(dir.path().join("media")),
+            1024,
+            4096,
+        )
+        .unwrap();
+        let state = AppState::new(live, settings, options, media);
         (state, dir)
     }
 

@@ -4,6 +4,7 @@ use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::{Error, Result};
+use crate::media::{self, MediaStore};
 use crate::security::{self, CspNonce};
 use crate::serve::{self, ConnectionLimits};
 use crate::state::{AppState, LiveState, Settings};
@@ -66,7 +67,13 @@ impl Application {
         let lease = Duration::from_secs(config.presence_lease_secs);
         let mut live = LiveState::start(db, cluster, lease).await?;
         live.group_members_max = config.group_members_max as usize;
-        let state = AppState::new(live, settings, leptos_options);
+        const MIB: u64 = 1024 * 1024;
+        let media = MediaStore::open(
+            &config.media_location(),
+            config.media_file_max_mib * MIB,
+            config.media_quota_mib * MIB,
+        )?;
+        let state = AppState::new(live, settings, leptos_options, media);
         state
             .live
             .cluster
@@ -81,7 +88,11 @@ impl Application {
         };
         spawn_log_pruning(&state, config.log_retention_days);
         Ok(Self {
-            router: router(state.clone(), body_timeout),
+            router: router(
+                state.clone(),
+                body_timeout,
+                Duration::from_secs(config.upload_timeout_secs),
+            ),
             listener,
             limits,
             state,
@@ -127,7 +138,7 @@ impl Application {
     }
 }
 
-pub fn router(state: AppState, body_timeout: Duration) -> Router {
+pub fn router(state: AppState, body_timeout: Duration, upload_timeout: Duration) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let routes = generate_route_list(App);
     let leptos_options = state.leptos_options.clone();
@@ -139,12 +150,18 @@ pub fn router(state: AppState, body_timeout: Duration) -> Router {
         .route_layer(axum::middleware::from_fn(move |request, next| {
             serve::body_deadline(body_timeout, request, next)
         }));
+    let media = media::routes(state.media.file_max)
+        .route_layer(from_fn_with_state(state.clone(), security::guard_uploads))
+        .route_layer(axum::middleware::from_fn(move |request, next| {
+            serve::body_deadline(upload_timeout, request, next)
+        }));
     Router::new()
         .route("/healthz", get(routes::health))
         .route(
             "/ws",
             get(ws::upgrade).fallback(routes::wrong_method),
         )
+        .nest("/api/media", media)
         .nest("/api", api)
         // `nest` leaves the bare prefix with a trailing slash to the pages.
         .route("/api/", any(routes::no_such_endpoint))

@@ -7,6 +7,7 @@ use crate::config::{Config, PublicUrl};
 use crate::connection_counts::ConnectionCounts;
 use crate::db::{Db, Logged};
 use crate::error::Result;
+use crate::media::MediaStore;
 use crate::password::PasswordHasher;
 use crate::presence::Presence;
 use crate::typing::Typing;
@@ -28,6 +29,8 @@ pub struct AppState {
     pub sockets: TaskTracker,
     /// Open connections per client, on this node and as the other nodes report theirs.
     pub connection_counts: Arc<ConnectionCounts>,
+    /// Where uploaded files are kept, and their limits.
+    pub media: Arc<MediaStore>,
 }
 
 /// What the socket loop needs: the database, and this node's connections and delivery.
@@ -102,7 +105,12 @@ impl FromRef<AppState> for Db {
 }
 
 impl AppState {
-    pub fn new(live: LiveState, settings: Settings, leptos_options: LeptosOptions) -> Self {
+    pub fn new(
+        live: LiveState,
+        settings: Settings,
+        leptos_options: LeptosOptions,
+        media: MediaStore,
+    ) -> Self {
         // Half the cores hash, so a flood of logins leaves the others to everything else.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Self {
@@ -116,6 +124,7 @@ impl AppState {
             settings: Arc::new(settings),
             leptos_options,
             sockets: TaskTracker::new(),
+            media: Arc::new(media),
         }
     }
 }

@@ -18,6 +18,7 @@ mod messages;
 mod reads;
 pub use contacts::{RelationChange, SettingsChange};
 mod log;
+mod media;
 pub use log::{Fact, Logged, MemberPeriod, Stream};
 mod presence;
 pub use presence::{PresenceChange, Seen};

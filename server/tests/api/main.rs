@@ -11,6 +11,7 @@ mod groups;
 mod harness;
 mod http;
 mod lifecycle;
+mod media;
 mod people;
 mod presence;
 mod proxy;

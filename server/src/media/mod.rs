@@ -1,0 +1,281 @@
+//! Uploaded files: received as a stream under their limits, their type decided from their bytes,
+//! kept in the media store (`--media-store`), and served back only to whom they belong, with
+//! headers that keep them from acting as part of the site.
+
+mod kind;
+mod name;
+
+use crate::auth::Authenticated;
+use crate::error::{Error, Result};
+use crate::state::AppState;
+use app::model::{Media, MediaId, MediaKind};
+use app::protocol::Refusal;
+use axum::{
+    body::Body,
+    extract::{multipart::Field, DefaultBodyLimit, Multipart, Path as UrlPath, State},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+    Json, Router,
+};
+use object_store::{
+    buffered::BufWriter, local::LocalFileSystem, path::Path, ObjectStore, ObjectStoreExt,
+};
+use rand::RngCore;
+use std::{path::PathBuf, sync::Arc};
+use tokio::io::AsyncWriteExt;
+
+/// Room for the multipart framing around the file in an upload's body.
+const FORM_OVERHEAD_BYTES: u64 = 64 * 1024;
+/// Bytes gathered before each write to the store.
+const WRITE_CHUNK_BYTES: usize = 5 * 1024 * 1024;
+
+/// Where uploaded files are kept (`--media-store`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MediaLocation {
+    /// `file://<dir>`: a directory of this machine, created if missing.
+    Directory(PathBuf),
+}
+
+impl MediaLocation {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text.strip_prefix("file://") {
+            Some(dir) if !dir.is_empty() => Ok(Self::Directory(dir.into())),
+            _ => Err("a media store is file://<directory>".into()),
+        }
+    }
+}
+
+/// The media store, and how much one file and one person's files may take.
+pub struct MediaStore {
+    store: Arc<dyn ObjectStore>,
+    pub file_max: u64,
+    pub quota: u64,
+}
+
+impl MediaStore {
+    pub fn open(location: &MediaLocation, file_max: u64, quota: u64) -> Result<Self> {
+        let store: Arc<dyn ObjectStore> = match location {
+            MediaLocation::Directory(dir) => {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    Error::Internal(format!("cannot create {}: {e}", dir.display()))
+                })?;
+                // Written files reach the disk before the upload is answered.
+                Arc::new(LocalFileSystem::new_with_prefix(dir)?.with_fsync(true))
+            }
+        };
+        Ok(Self {
+            store,
+            file_max,
+            quota,
+        })
+    }
+}
+
+/// `POST /` (upload) and `GET /{id}` (download), for nesting at `/api/media`.
+pub fn routes(file_max: u64) -> Router<AppState> {
+    Router::new()
+        .route("/", post(upload))
+        .route("/{id}", get(download))
+        // The upload checks its own limits while it streams; this is the backstop.
+        .layer(DefaultBodyLimit::max(
+            usize::try_from(file_max + FORM_OVERHEAD_BYTES).unwrap_or(usize::MAX),
+        ))
+}
+
+fn object_path(id: &MediaId) -> Path {
+    Path::from(format!("media/{id}"))
+}
+
+/// Takes one file, in a multipart field named `file`, and answers what it is. Nothing is kept of
+/// a file refused at any point.
+async fn upload(
+    State(state): State<AppState>,
+    Authenticated(session): Authenticated,
+    headers: HeaderMap,
+    mut form: Multipart,
+) -> Result<Response> {
+    let media = &state.media;
+    let owner = session.user.id;
+    let room = media
+        .quota
+        .saturating_sub(state.live.db.media_bytes(owner).await?);
+    // The smaller of the two limits is the one to name.
+    let (limit, too_large) = if room < media.file_max {
+        let quota_bytes = media.quota;
+        (room, Refusal::FileQuotaFull { quota_bytes })
+    } else {
+        let max_bytes = media.file_max;
+        (media.file_max, Refusal::FileTooLarge { max_bytes })
+    };
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|length| length.to_str().ok()?.parse::<u64>().ok());
+    if announced.is_some_and(|length| length > limit + FORM_OVERHEAD_BYTES) {
+        return Err(too_large.into());
+    }
+    let mut field = match form.next_field().await.map_err(unreadable)? {
+        Some(field) if field.name() == Some("file") => field,
+        _ => return Err(Refusal::FileMissing.into()),
+    };
+    let name = name::display_name(field.file_name());
+    let id = new_id();
+    let path = object_path(&id);
+    let mut writer = BufWriter::with_capacity(media.store.clone(), path.clone(), WRITE_CHUNK_BYTES);
+    let (detected, size) = match receive(&mut field, &mut writer, limit, too_large).await {
+        Ok(received) => received,
+        Err(error) => {
+            writer.abort().await?;
+            return Err(error);
+        }
+    };
+    writer
+        .shutdown()
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    // The form reads on only once the field is let go.
+    drop(field);
+    let one_file = form.next_field().await.map_err(unreadable)?.is_none();
+    let stored = Media {
+        id,
+        kind: detected.kind,
+        mime: detected.mime.to_string(),
+        size,
+        name,
+    };
+    let recorded = if one_file {
+        let now = crate::now_ms();
+        state
+            .live
+            .db
+            .add_media(owner, &stored, media.quota, now)
+            .await
+    } else {
+        Err(Refusal::FileMissing.into())
+    };
+    if let Err(error) = recorded {
+        media.store.delete(&path).await?;
+        return Err(error);
+    }
+    tracing::info!(user = %owner, media = %stored.id, size, "stored an upload");
+    Ok((StatusCode::CREATED, Json(stored)).into_response())
+}
+
+/// Streams the file from `field` into `writer`: refused as `too_large` past `limit` bytes, and
+/// unless its first bytes show an allowed type, or it reads as text to its end.
+async fn receive(
+    field: &mut Field<'_>,
+    writer: &mut BufWriter,
+    limit: u64,
+    too_large: Refusal,
+) -> Result<(kind::Detected, u64)> {
+    let mut head = Vec::new();
+    let mut detected: Option<kind::Detected> = None;
+    let mut text = kind::TextCheck::default();
+    let mut size = 0u64;
+    while let Some(chunk) = field.chunk().await.map_err(unreadable)? {
+        size += chunk.len() as u64;
+        if size > limit {
+            return Err(too_large.into());
+        }
+        match detected {
+            Some(known) => {
+                if known.is_text() {
+                    text.feed(&chunk)?;
+                }
+                writer.put(chunk).await?;
+            }
+            None => {
+                head.extend_from_slice(&chunk);
+                if head.len() >= kind::SNIFF_BYTES {
+                    detected = Some(decide(&mut head, &mut text, writer).await?);
+                }
+            }
+        }
+    }
+    let detected = match detected {
+        Some(known) => known,
+        None => decide(&mut head, &mut text, writer).await?,
+    };
+    if detected.is_text() {
+        text.finish()?;
+    }
+    Ok((detected, size))
+}
+
+/// Decides the type from the bytes gathered in `head`, and passes them on.
+async fn decide(
+    head: &mut Vec<u8>,
+    text: &mut kind::TextCheck,
+    writer: &mut BufWriter,
+) -> Result<kind::Detected> {
+    let detected = kind::detect(head)?;
+    if detected.is_text() {
+        text.feed(head)?;
+    }
+    writer.put(std::mem::take(head).into()).await?;
+    Ok(detected)
+}
+
+/// A body that broke off, ran past its deadline or is no multipart form.
+fn unreadable(error: axum::extract::multipart::MultipartError) -> Error {
+    match error.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => Error::TooLarge(error.body_text()),
+        _ => Error::Invalid(format!(
+            "The upload could not be read: {}",
+            error.body_text()
+        )),
+    }
+}
+
+fn new_id() -> MediaId {
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    MediaId(hex::encode(bytes))
+}
+
+/// Serves a file to whom it belongs; `404` to everyone else, as for a file that does not exist.
+async fn download(
+    State(state): State<AppState>,
+    Authenticated(session): Authenticated,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Response> {
+    let not_found = || Error::from(Refusal::FileNotFound);
+    let id = MediaId::parse(&id).ok_or_else(not_found)?;
+    let media = state
+        .live
+        .db
+        .media_for(session.user.id, &id)
+        .await?
+        .ok_or_else(not_found)?;
+    let object = state.media.store.get(&object_path(&id)).await?;
+    let inline = media.kind != MediaKind::File;
+    let mut response = Body::from_stream(object.into_stream()).into_response();
+    let headers = response.headers_mut();
+    let mut set = |name, value: String| {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    };
+    set(header::CONTENT_TYPE, media.mime);
+    set(header::CONTENT_LENGTH, media.size.to_string());
+    set(
+        header::CONTENT_DISPOSITION,
+        name::disposition(inline, &media.name),
+    );
+    // A file's id names its bytes for good; only its owner's browser keeps a copy.
+    set(
+        header::CACHE_CONTROL,
+        "private, max-age=31536000, immutable".into(),
+    );
+    // Opened on its own, a file runs nothing and reaches nothing.
+    set(
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'none'; sandbox".into(),
+    );
+    set(
+        header::HeaderName::from_static("cross-origin-resource-policy"),
+        "same-origin".into(),
+    );
+    Ok(response)
+}
