@@ -4,6 +4,7 @@
 
 mod kind;
 mod name;
+mod range;
 
 use crate::auth::Authenticated;
 use crate::error::{Error, Result};
@@ -19,7 +20,8 @@ use axum::{
     Json, Router,
 };
 use object_store::{
-    buffered::BufWriter, local::LocalFileSystem, path::Path, ObjectStore, ObjectStoreExt,
+    buffered::BufWriter, local::LocalFileSystem, path::Path, GetOptions, GetRange, ObjectStore,
+    ObjectStoreExt,
 };
 use rand::RngCore;
 use std::{path::PathBuf, sync::Arc};
@@ -234,11 +236,13 @@ fn new_id() -> MediaId {
     MediaId(hex::encode(bytes))
 }
 
-/// Serves a file to whom it belongs; `404` to everyone else, as for a file that does not exist.
+/// Serves a file to whom it belongs, whole or the one range of bytes asked; `404` to everyone
+/// else, as for a file that does not exist.
 async fn download(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
     UrlPath(id): UrlPath<String>,
+    request_headers: HeaderMap,
 ) -> Result<Response> {
     let not_found = || Error::from(Refusal::FileNotFound);
     let id = MediaId::parse(&id).ok_or_else(not_found)?;
@@ -248,17 +252,48 @@ async fn download(
         .media_for(session.user.id, &id)
         .await?
         .ok_or_else(not_found)?;
-    let object = state.media.store.get(&object_path(&id)).await?;
+    let range = request_headers
+        .get(header::RANGE)
+        .and_then(|range| range.to_str().ok());
+    let (status, bytes) = match range::asked(range, media.size) {
+        range::Asked::Whole => (StatusCode::OK, None),
+        range::Asked::Part(bytes) => (StatusCode::PARTIAL_CONTENT, Some(bytes)),
+        range::Asked::Unsatisfiable => {
+            let mut response = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+            let all = HeaderValue::from_str(&format!("bytes */{}", media.size));
+            if let Ok(all) = all {
+                response.headers_mut().insert(header::CONTENT_RANGE, all);
+            }
+            return Ok(response);
+        }
+    };
+    let options = GetOptions::new().with_range(bytes.clone().map(GetRange::Bounded));
+    let object = state
+        .media
+        .store
+        .get_opts(&object_path(&id), options)
+        .await?;
     let inline = media.kind != MediaKind::File;
-    let mut response = Body::from_stream(object.into_stream()).into_response();
+    let mut response = (status, Body::from_stream(object.into_stream())).into_response();
     let headers = response.headers_mut();
     let mut set = |name, value: String| {
         if let Ok(value) = HeaderValue::from_str(&value) {
             headers.insert(name, value);
         }
     };
+    let length = bytes
+        .as_ref()
+        .map_or(media.size, |bytes| bytes.end - bytes.start);
+    if let Some(bytes) = &bytes {
+        let last = bytes.end - 1;
+        set(
+            header::CONTENT_RANGE,
+            format!("bytes {}-{last}/{}", bytes.start, media.size),
+        );
+    }
+    set(header::CONTENT_LENGTH, length.to_string());
+    set(header::ACCEPT_RANGES, "bytes".into());
     set(header::CONTENT_TYPE, media.mime);
-    set(header::CONTENT_LENGTH, media.size.to_string());
     set(
         header::CONTENT_DISPOSITION,
         name::disposition(inline, &media.name),

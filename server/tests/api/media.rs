@@ -266,3 +266,37 @@ async fn uploads_from_foreign_origins_are_refused() {
     let error: ApiError = response.json().await.unwrap();
     assert_eq!(error.code, ErrorCode::Forbidden);
 }
+
+#[tokio::test]
+async fn one_range_of_a_file_is_served_so_audio_and_video_can_seek() {
+    let Pair { app, alice, .. } = pair().await;
+    let media = stored(
+        &app,
+        &alice,
+        "digits.txt",
+        "text/plain",
+        b"0123456789".to_vec(),
+    )
+    .await;
+    let part = |range: &'static str| {
+        app.http
+            .get(app.url(&format!("/api/media/{}", media.id)))
+            .bearer_auth(&alice.token)
+            .header("range", range)
+            .send()
+    };
+    let middle = part("bytes=2-4").await.unwrap();
+    assert_eq!(middle.status(), 206);
+    assert_eq!(header(&middle, "content-range"), "bytes 2-4/10");
+    assert_eq!(header(&middle, "content-length"), "3");
+    assert_eq!(middle.text().await.unwrap(), "234");
+    let last = part("bytes=-3").await.unwrap();
+    assert_eq!(last.text().await.unwrap(), "789");
+    let past = part("bytes=20-").await.unwrap();
+    assert_eq!(past.status(), 416);
+    assert_eq!(header(&past, "content-range"), "bytes */10");
+    let several = part("bytes=0-1,4-5").await.unwrap();
+    assert_eq!(several.status(), 200, "answered whole");
+    assert_eq!(header(&several, "accept-ranges"), "bytes");
+    assert_eq!(several.text().await.unwrap(), "0123456789");
+}
