@@ -87,6 +87,7 @@ impl Application {
             header_timeout: Duration::from_secs(config.header_timeout_secs),
         };
         spawn_log_pruning(&state, config.log_retention_days);
+        spawn_upload_sweeping(&state);
         Ok(Self {
             router: router(
                 state.clone(),
@@ -210,6 +211,26 @@ fn spawn_log_pruning(state: &AppState, retention_days: u32) {
                 Ok(0) => {}
                 Ok(pruned) => tracing::info!(pruned, "pruned old log events"),
                 Err(error) => tracing::warn!(%error, "could not prune the log"),
+            }
+        }
+    });
+}
+
+/// Hourly, removes uploads no message took within a day.
+fn spawn_upload_sweeping(state: &AppState) {
+    let (db, media) = (state.live.db.clone(), state.media.clone());
+    let shutdown = state.live.shutdown.clone();
+    tokio::spawn(async move {
+        let mut hourly = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = hourly.tick() => {}
+            }
+            match media::sweep_unattached(&db, &media, crate::now_ms()).await {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(removed, "removed uploads no message took"),
+                Err(error) => tracing::warn!(%error, "could not remove unattached uploads"),
             }
         }
     });

@@ -86,6 +86,42 @@ impl Db {
         Ok(())
     }
 
+    /// Uploads created before `before` and attached to no message, oldest first, at most `limit`.
+    pub async fn unattached_media(&self, before: i64, limit: u32) -> Result<Vec<MediaId>> {
+        let ids = sqlx::query_scalar::<_, String>(
+            "SELECT id FROM media WHERE message_id IS NULL AND created_at < $1
+             ORDER BY created_at LIMIT $2",
+        )
+        .bind(before)
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await?;
+        Ok(ids.into_iter().map(MediaId).collect())
+    }
+
+    /// Forgets the unattached upload `id` and gives its bytes back to its owner's quota; false if
+    /// it was gone, or attached meanwhile.
+    pub async fn forget_unattached_media(&self, id: &MediaId) -> Result<bool> {
+        let mut tx = self.write.begin().await?;
+        let forgotten = sqlx::query_as::<_, (i64, i64)>(
+            "DELETE FROM media WHERE id = $1 AND message_id IS NULL RETURNING owner_id, size",
+        )
+        .bind(&id.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((owner, size)) = forgotten else {
+            tx.rollback().await?;
+            return Ok(false);
+        };
+        sqlx::query("UPDATE users SET media_bytes = media_bytes - $2 WHERE id = $1")
+            .bind(owner)
+            .bind(size)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// The file `id` if `viewer` may have it: for now, only its owner may.
     pub async fn media_for(&self, viewer: UserId, id: &MediaId) -> Result<Option<Media>> {
         let row = sqlx::query_as::<_, MediaRow>(

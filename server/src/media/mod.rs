@@ -85,6 +85,30 @@ pub fn routes(file_max: u64) -> Router<AppState> {
         ))
 }
 
+/// How long an upload waits to be attached to a message before it is removed.
+pub const UNATTACHED_KEPT_MS: i64 = 24 * 3600 * 1000;
+
+/// Removes the uploads older than a day that no message took (a page closed mid-send, or an
+/// upload never sent); returns how many. An object is deleted before its row, so a failure leaves
+/// the row to try again with, never an object no row accounts for.
+pub async fn sweep_unattached(db: &crate::db::Db, media: &MediaStore, now: i64) -> Result<usize> {
+    const BATCH: u32 = 100;
+    let mut removed = 0;
+    loop {
+        let due = db.unattached_media(now - UNATTACHED_KEPT_MS, BATCH).await?;
+        for id in &due {
+            match media.store.delete(&object_path(id)).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(error) => return Err(error.into()),
+            }
+            removed += usize::from(db.forget_unattached_media(id).await?);
+        }
+        if due.len() < BATCH as usize {
+            return Ok(removed);
+        }
+    }
+}
+
 fn object_path(id: &MediaId) -> Path {
     Path::from(format!("media/{id}"))
 }
@@ -127,14 +151,20 @@ async fn upload(
     let (detected, size) = match receive(&mut field, &mut writer, limit, too_large).await {
         Ok(received) => received,
         Err(error) => {
-            writer.abort().await?;
+            // The refusal is the answer; what a failed cleanup leaves is logged.
+            if let Err(left) = writer.abort().await {
+                Error::from(left).log();
+            }
             return Err(error);
         }
     };
-    writer
-        .shutdown()
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))?;
+    // Writing the last part can fail as any write to the store can (a full disk).
+    writer.shutdown().await.map_err(|e| {
+        Error::Store(object_store::Error::Generic {
+            store: "media",
+            source: Box::new(e),
+        })
+    })?;
     // The form reads on only once the field is let go.
     drop(field);
     let one_file = form.next_field().await.map_err(unreadable)?.is_none();
@@ -313,4 +343,52 @@ async fn download(
         "same-origin".into(),
     );
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Db;
+    use object_store::PutPayload;
+
+    #[tokio::test]
+    async fn uploads_no_message_took_within_a_day_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&format!("sqlite://{}/t.db", dir.path().display()))
+            .await
+            .unwrap();
+        let owner = db.create_user("ann", "h", 0).await.unwrap().id;
+        let location = MediaLocation::Directory(dir.path().join("media"));
+        let media = MediaStore::open(&location, 1000, 1000).unwrap();
+        let now = 10 * UNATTACHED_KEPT_MS;
+        let (old, recent) = (new_id(), new_id());
+        for (id, age) in [(&old, UNATTACHED_KEPT_MS + 1), (&recent, 1000)] {
+            let path = object_path(id);
+            media
+                .store
+                .put(&path, PutPayload::from(vec![b'x'; 10]))
+                .await
+                .unwrap();
+            let upload = Media {
+                id: id.clone(),
+                kind: MediaKind::File,
+                mime: kind::TEXT.into(),
+                size: 10,
+                name: "notes.txt".into(),
+            };
+            db.add_media(owner, &upload, 1000, now - age).await.unwrap();
+        }
+        assert_eq!(db.media_bytes(owner).await.unwrap(), 20);
+
+        assert_eq!(sweep_unattached(&db, &media, now).await.unwrap(), 1);
+        assert_eq!(
+            db.media_bytes(owner).await.unwrap(),
+            10,
+            "its bytes are given back"
+        );
+        assert_eq!(db.media_for(owner, &old).await.unwrap(), None);
+        assert!(media.store.head(&object_path(&old)).await.is_err());
+        assert!(db.media_for(owner, &recent).await.unwrap().is_some());
+        assert!(media.store.head(&object_path(&recent)).await.is_ok());
+    }
 }
