@@ -198,27 +198,29 @@ pub fn router(state: AppState, body_timeout: Duration, upload_timeout: Duration)
 /// only positions older than the retention can no longer be synced from.
 fn spawn_log_pruning(state: &AppState, retention_days: u32) {
     let db = state.live.db.clone();
-    let shutdown = state.live.shutdown.clone();
     let retention_ms = i64::from(retention_days) * 24 * 3600 * 1000;
-    tokio::spawn(async move {
-        let mut hourly = tokio::time::interval(Duration::from_secs(3600));
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = hourly.tick() => {}
-            }
-            match db.prune_log(crate::now_ms() - retention_ms).await {
-                Ok(0) => {}
-                Ok(pruned) => tracing::info!(pruned, "pruned old log events"),
-                Err(error) => tracing::warn!(%error, "could not prune the log"),
-            }
-        }
+    spawn_hourly(state, "pruning old log events", move || {
+        let db = db.clone();
+        async move { db.prune_log(crate::now_ms() - retention_ms).await }
     });
 }
 
-/// Hourly, removes uploads no message took within a day.
+/// Removes uploads no message took within a day, at start and then hourly.
 fn spawn_upload_sweeping(state: &AppState) {
     let (db, media) = (state.live.db.clone(), state.media.clone());
+    spawn_hourly(state, "removing uploads no message took", move || {
+        let (db, media) = (db.clone(), media.clone());
+        async move { media::sweep_unattached(&db, &media, crate::now_ms()).await }
+    });
+}
+
+/// Runs `chore` (what `doing` names) at start and then hourly until the server stops, logging how
+/// many things it did, when any, or why it failed.
+fn spawn_hourly<Chore, Done>(state: &AppState, doing: &'static str, chore: Chore)
+where
+    Chore: Fn() -> Done + Send + 'static,
+    Done: std::future::Future<Output = Result<u64>> + Send,
+{
     let shutdown = state.live.shutdown.clone();
     tokio::spawn(async move {
         let mut hourly = tokio::time::interval(Duration::from_secs(3600));
@@ -227,10 +229,10 @@ fn spawn_upload_sweeping(state: &AppState) {
                 _ = shutdown.cancelled() => return,
                 _ = hourly.tick() => {}
             }
-            match media::sweep_unattached(&db, &media, crate::now_ms()).await {
+            match chore().await {
                 Ok(0) => {}
-                Ok(removed) => tracing::info!(removed, "removed uploads no message took"),
-                Err(error) => tracing::warn!(%error, "could not remove unattached uploads"),
+                Ok(count) => tracing::info!(count, "{doing}"),
+                Err(error) => tracing::warn!(%error, "{doing} failed"),
             }
         }
     });

@@ -91,7 +91,7 @@ pub const UNATTACHED_KEPT_MS: i64 = 24 * 3600 * 1000;
 /// Removes the uploads older than a day that no message took (a page closed mid-send, or an
 /// upload never sent); returns how many. An object is deleted before its row, so a failure leaves
 /// the row to try again with, never an object no row accounts for.
-pub async fn sweep_unattached(db: &crate::db::Db, media: &MediaStore, now: i64) -> Result<usize> {
+pub async fn sweep_unattached(db: &crate::db::Db, media: &MediaStore, now: i64) -> Result<u64> {
     const BATCH: u32 = 100;
     let mut removed = 0;
     loop {
@@ -101,7 +101,7 @@ pub async fn sweep_unattached(db: &crate::db::Db, media: &MediaStore, now: i64) 
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                 Err(error) => return Err(error.into()),
             }
-            removed += usize::from(db.forget_unattached_media(id).await?);
+            removed += u64::from(db.forget_unattached_media(id).await?);
         }
         if due.len() < BATCH as usize {
             return Ok(removed);
