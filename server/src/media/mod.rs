@@ -89,19 +89,22 @@ pub fn routes(file_max: u64) -> Router<AppState> {
 pub const UNATTACHED_KEPT_MS: i64 = 24 * 3600 * 1000;
 
 /// Removes the uploads older than a day that no message took (a page closed mid-send, or an
-/// upload never sent); returns how many. An object is deleted before its row, so a failure leaves
-/// the row to try again with, never an object no row accounts for.
+/// upload never sent; until messages can take files, every upload); returns how many. The row goes
+/// first, on the condition that no message took it meanwhile, then the object.
 pub async fn sweep_unattached(db: &crate::db::Db, media: &MediaStore, now: i64) -> Result<u64> {
     const BATCH: u32 = 100;
     let mut removed = 0;
     loop {
         let due = db.unattached_media(now - UNATTACHED_KEPT_MS, BATCH).await?;
         for id in &due {
+            if !db.forget_unattached_media(id).await? {
+                continue;
+            }
+            removed += 1;
             match media.store.delete(&object_path(id)).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                Err(error) => return Err(error.into()),
+                Err(left) => Error::from(left).log(),
             }
-            removed += u64::from(db.forget_unattached_media(id).await?);
         }
         if due.len() < BATCH as usize {
             return Ok(removed);
@@ -148,7 +151,18 @@ async fn upload(
     let id = new_id();
     let path = object_path(&id);
     let mut writer = BufWriter::with_capacity(media.store.clone(), path.clone(), WRITE_CHUNK_BYTES);
-    let (detected, size) = match receive(&mut field, &mut writer, limit, too_large).await {
+    let received = receive(&mut field, &mut writer, limit, too_large).await;
+    // The form reads on only once the field is let go; nothing more may follow the file.
+    drop(field);
+    let received = match received {
+        Ok(received) => match form.next_field().await {
+            Ok(None) => Ok(received),
+            Ok(Some(_)) => Err(Refusal::FileMissing.into()),
+            Err(error) => Err(unreadable(error)),
+        },
+        Err(error) => Err(error),
+    };
+    let (detected, size) = match received {
         Ok(received) => received,
         Err(error) => {
             // The refusal is the answer; what a failed cleanup leaves is logged.
@@ -158,16 +172,6 @@ async fn upload(
             return Err(error);
         }
     };
-    // Writing the last part can fail as any write to the store can (a full disk).
-    writer.shutdown().await.map_err(|e| {
-        Error::Store(object_store::Error::Generic {
-            store: "media",
-            source: Box::new(e),
-        })
-    })?;
-    // The form reads on only once the field is let go.
-    drop(field);
-    let one_file = form.next_field().await.map_err(unreadable)?.is_none();
     let stored = Media {
         id,
         kind: detected.kind,
@@ -175,20 +179,29 @@ async fn upload(
         size,
         name,
     };
-    let recorded = if one_file {
+    // From the last write on, the file is recorded or removed even if the client goes away
+    // meanwhile: a task of its own finishes either way.
+    let (db, media) = (state.live.db.clone(), state.media.clone());
+    let finish = tokio::spawn(async move {
+        // Writing the last part can fail as any write to the store can (a full disk).
+        writer.shutdown().await.map_err(|e| {
+            Error::Store(object_store::Error::Generic {
+                store: "media",
+                source: Box::new(e),
+            })
+        })?;
         let now = crate::now_ms();
-        state
-            .live
-            .db
-            .add_media(owner, &stored, media.quota, now)
-            .await
-    } else {
-        Err(Refusal::FileMissing.into())
-    };
-    if let Err(error) = recorded {
-        media.store.delete(&path).await?;
-        return Err(error);
-    }
+        if let Err(refused) = db.add_media(owner, &stored, media.quota, now).await {
+            if let Err(left) = media.store.delete(&path).await {
+                Error::from(left).log();
+            }
+            return Err(refused);
+        }
+        Ok(stored)
+    });
+    let stored = finish
+        .await
+        .map_err(|e| Error::Internal(format!("an upload's last step failed: {e}")))??;
     tracing::info!(user = %owner, media = %stored.id, size, "stored an upload");
     Ok((StatusCode::CREATED, Json(stored)).into_response())
 }
@@ -298,11 +311,15 @@ async fn download(
         }
     };
     let options = GetOptions::new().with_range(bytes.clone().map(GetRange::Bounded));
-    let object = state
-        .media
-        .store
-        .get_opts(&object_path(&id), options)
-        .await?;
+    let object = match state.media.store.get_opts(&object_path(&id), options).await {
+        Ok(object) => object,
+        // A row whose bytes are gone (a store that was replaced) serves nothing either.
+        Err(object_store::Error::NotFound { .. }) => {
+            tracing::warn!(media = %id, "a file's bytes are missing from the store");
+            return Err(not_found());
+        }
+        Err(error) => return Err(error.into()),
+    };
     let inline = media.kind != MediaKind::File;
     let mut response = (status, Body::from_stream(object.into_stream())).into_response();
     let headers = response.headers_mut();
