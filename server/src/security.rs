@@ -113,9 +113,8 @@ pub async fn guard_api_writes(
     if request.method() != Method::POST {
         return next.run(request).await;
     }
-    if !origin_allowed(request.headers(), &state) {
-        tracing::warn!(origin = ?request.headers().get(header::ORIGIN), "refused an API call from a foreign origin");
-        return Error::Forbidden("This origin may not call Natter's API.".into()).into_response();
+    if let Some(refused) = refuse_foreign_origin(&request, &state) {
+        return refused;
     }
     let json = request
         .headers()
@@ -140,6 +139,16 @@ pub async fn guard_api_writes(
     next.run(request).await
 }
 
+/// The refusal of a request from a page of an origin that may not act for the site, if it is one.
+fn refuse_foreign_origin(request: &Request, state: &AppState) -> Option<Response> {
+    if origin_allowed(request.headers(), state) {
+        return None;
+    }
+    let origin = request.headers().get(header::ORIGIN);
+    tracing::warn!(?origin, path = %request.uri().path(), "refused a request from a foreign origin");
+    Some(Error::Forbidden("This origin may not call Natter's API.".into()).into_response())
+}
+
 /// Uploads (`POST /api/media`) come from the site's own pages (or none). They are multipart forms,
 /// which a cross-site form can send too, so the origin is what guards them; their size is checked
 /// as they stream.
@@ -148,9 +157,10 @@ pub async fn guard_uploads(
     request: Request,
     next: Next,
 ) -> Response {
-    if request.method() == Method::POST && !origin_allowed(request.headers(), &state) {
-        tracing::warn!(origin = ?request.headers().get(header::ORIGIN), "refused an upload from a foreign origin");
-        return Error::Forbidden("This origin may not call Natter's API.".into()).into_response();
+    if request.method() == Method::POST {
+        if let Some(refused) = refuse_foreign_origin(&request, &state) {
+            return refused;
+        }
     }
     next.run(request).await
 }
